@@ -1,0 +1,28 @@
+"""The execution engine's actors, its blinker signals and the ``ExecutionEngine`` facade.
+
+A supervisor actor holds the state table and the concurrency budget; one
+worker actor per execution runs its child; a janitor actor evicts old
+executions; events reach observers through ``actors.signals`` on one
+event-dispatch thread.
+"""
+
+from . import signals
+from ._dispatch import EventHandler
+from ._engine import ExecutionEngine
+from ._janitor import JanitorActor
+from ._process import Child, Launcher, LaunchSpec, LocalLauncher
+from ._supervisor import SupervisorActor
+from ._worker import WorkerActor
+
+__all__ = [
+    "Child",
+    "EventHandler",
+    "ExecutionEngine",
+    "JanitorActor",
+    "LaunchSpec",
+    "Launcher",
+    "LocalLauncher",
+    "SupervisorActor",
+    "WorkerActor",
+    "signals",
+]

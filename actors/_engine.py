@@ -1,0 +1,235 @@
+"""``ExecutionEngine``: the thread-safe facade over the actors."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+import pykka
+
+from messages import (
+    Cancel,
+    ConcurrencyMetrics,
+    EngineStopped,
+    ExecutionConfig,
+    ExecutionError,
+    ExecutionRequest,
+    ExecutionResult,
+    ExecutionStatus,
+    ExecutionSummary,
+    GetMetrics,
+    GetStatus,
+    ListExecutions,
+    ResultTimeout,
+    RunCleanup,
+    Submit,
+)
+
+from ._dispatch import EventDispatcher, EventHandler
+from ._exit import register_engine
+from ._internal import AwaitResult, GetLogPath, ResultOrFuture, Shutdown
+from ._janitor import JanitorActor
+from ._logfile import prepare_log_dir
+from ._process import Launcher, LocalLauncher
+from ._supervisor import SupervisorActor
+
+__all__ = ["ExecutionEngine"]
+
+_log = logging.getLogger("actors.engine")
+
+# Every supervisor handler returns in microseconds; an ask that takes this long
+# means the supervisor is gone or wedged, and the caller deserves an error.
+_ASK_TIMEOUT_S = 30.0
+_engine_numbers = itertools.count(1)
+
+
+class ExecutionEngine:
+    """Runs commands in the background; every method is safe from any thread.
+
+    Args:
+        config: limits and policies; ``ExecutionConfig()`` when omitted.
+        event_handler: an object whose ``on_event`` gets every event, in order,
+            on the engine's event-dispatch thread.
+        clock: the clock of the eviction policy (seconds, monotonic); tests
+            pass a fake one to age executions without sleeping.
+        launcher: how children are started; the local subprocess launcher
+            when omitted.
+    """
+
+    def __init__(
+        self,
+        config: ExecutionConfig | None = None,
+        *,
+        event_handler: EventHandler | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        launcher: Launcher | None = None,
+    ) -> None:
+        self.config = config if config is not None else ExecutionConfig()
+        if self.config.log_dir is not None:
+            prepare_log_dir(self.config.log_dir)
+        self._prefix = f"execution-engine-{next(_engine_numbers)}"
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._dispatcher = EventDispatcher(self, event_handler, f"{self._prefix}-events")
+        self._supervisor = SupervisorActor.start(
+            config=self.config,
+            emit=self._dispatcher.emit,
+            launcher=launcher if launcher is not None else LocalLauncher(),
+            clock=clock,
+            thread_prefix=self._prefix,
+        )
+        self._janitor: pykka.ActorRef[JanitorActor] | None = None
+        if self.config.enable_auto_cleanup:
+            self._janitor = JanitorActor.start(
+                supervisor=self._supervisor,
+                interval=self.config.cleanup_interval_secs,
+                thread_prefix=self._prefix,
+            )
+        register_engine(self)
+
+    @property
+    def supervisor(self) -> pykka.ActorRef[SupervisorActor]:
+        """The supervisor actor; it accepts the protocol messages of ``messages``."""
+        return self._supervisor
+
+    @property
+    def janitor(self) -> pykka.ActorRef[JanitorActor] | None:
+        """The janitor actor, or None when ``enable_auto_cleanup`` is off."""
+        return self._janitor
+
+    def execute(self, request: ExecutionRequest) -> UUID:
+        """Queue ``request`` and return its id at once, also when every slot is busy.
+
+        Raises:
+            InvalidRequest: the timeout exceeds ``max_timeout_ms`` or the working
+                dir is not a directory.
+            DuplicateExecution: the request's id is already known.
+            QueueFull: the pending queue is at ``max_queued_executions``.
+            EngineStopped: after ``shutdown()``.
+        """
+        result: UUID = self._ask(Submit(request=request))
+        return result
+
+    def get_status(self, execution_id: UUID) -> ExecutionStatus:
+        """The execution's status; ``ExecutionNotFound`` for an unknown or evicted id."""
+        status: ExecutionStatus = self._ask(GetStatus(execution_id=execution_id))
+        return status
+
+    def get_result(self, execution_id: UUID, timeout: float | None = None) -> ExecutionResult:
+        """Block until the execution has ended and return its result.
+
+        Raises:
+            ResultTimeout: ``timeout`` seconds passed first; the execution goes on.
+            ExecutionNotFound: the id is unknown or evicted.
+        """
+        answer: ResultOrFuture = self._ask(AwaitResult(execution_id))
+        if isinstance(answer, ExecutionResult):
+            return answer
+        try:
+            result = answer.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise ResultTimeout(execution_id, timeout if timeout is not None else 0.0) from None
+        return result
+
+    def cancel(self, execution_id: UUID) -> bool:
+        """Cancel a pending or running execution; False if it had already ended."""
+        cancelled: bool = self._ask(Cancel(execution_id=execution_id))
+        return cancelled
+
+    def list_executions(self, status: ExecutionStatus | None = None) -> list[ExecutionSummary]:
+        """Summaries of the executions in memory, newest first, optionally of one status."""
+        rows: list[ExecutionSummary] = self._ask(ListExecutions(status=status))
+        return rows
+
+    def read_logs(self, execution_id: UUID) -> str:
+        """The execution's log file; "" when it has none (logs off, or never started)."""
+        path: Path | None = self._ask(GetLogPath(execution_id))
+        if path is None:
+            return ""
+        try:
+            return path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def get_concurrency_metrics(self) -> ConcurrencyMetrics:
+        """The concurrency budget now: running, pending, free slots, totals."""
+        metrics: ConcurrencyMetrics = self._ask(GetMetrics())
+        return metrics
+
+    def cleanup_old_executions(self) -> int:
+        """Evict old terminal executions now; returns how many were evicted."""
+        evicted: int = self._ask(RunCleanup())
+        return evicted
+
+    def shutdown(self, timeout: float = 10) -> None:
+        """Cancel everything, kill every process group, stop every thread; idempotent.
+
+        Running executions get SIGTERM, then SIGKILL after ``kill_grace_ms``.
+        Later calls of the other methods raise ``EngineStopped``.
+        """
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        deadline = time.monotonic() + timeout
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
+        try:
+            drained = self._ask_raw(Shutdown(), left())
+            drained.result(left())
+        except (pykka.ActorDeadError, pykka.Timeout, concurrent.futures.TimeoutError):
+            _log.error("shutdown: executions did not end within %.1fs", timeout)
+        if self._janitor is not None:
+            self._stop_actor(self._janitor, left())
+        self._stop_actor(self._supervisor, left())
+        if not self._dispatcher.stop(left()):
+            _log.error("shutdown: an observer is still busy; the event thread is abandoned")
+        current = threading.current_thread()
+        for thread in threading.enumerate():
+            if thread is not current and thread.name.startswith(self._prefix + "-"):
+                thread.join(left())
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.shutdown()
+
+    def _ask(self, message: Any) -> Any:
+        if self._stopped:
+            raise EngineStopped()
+        try:
+            return self._supervisor.ask(message, timeout=_ASK_TIMEOUT_S)
+        except pykka.ActorDeadError as exc:
+            raise EngineStopped() from exc
+        except pykka.Timeout as exc:
+            raise ExecutionError(
+                f"the supervisor did not answer {type(message).__name__} within {_ASK_TIMEOUT_S}s"
+            ) from exc
+
+    def _ask_raw(self, message: Any, timeout: float) -> Any:
+        return self._supervisor.ask(message, timeout=timeout)
+
+    @staticmethod
+    def _stop_actor(ref: pykka.ActorRef[Any], timeout: float) -> None:
+        try:
+            ref.stop(block=True, timeout=timeout)
+        except pykka.Timeout:
+            _log.error("shutdown: %s did not stop in time", ref)
+        except pykka.ActorDeadError:
+            pass

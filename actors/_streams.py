@@ -1,0 +1,177 @@
+"""Turning the raw bytes of one pipe into redacted lines under an output cap."""
+
+from __future__ import annotations
+
+import codecs
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from messages import OversizedOutputStrategy, Stderr, Stdout
+
+__all__ = ["Redactor", "StreamCollector"]
+
+MASK = "***"
+
+
+class Redactor:
+    """Replaces each secret by ``***``; a no-op when there are none."""
+
+    __slots__ = ("longest", "secrets")
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        # Longest first, so a secret that contains another is masked whole.
+        self.secrets = tuple(sorted(set(secrets), key=len, reverse=True))
+        self.longest = max((len(s) for s in self.secrets), default=0)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+
+class StreamCollector:
+    """Decodes, splits, redacts and caps one output stream.
+
+    ``feed`` takes the bytes of one read and returns the whole lines that read
+    completed, which the caller forwards to observers and the log. The lines
+    kept for the result are in ``lines``. Counting is in raw bytes, so the cap
+    holds whatever the encoding.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        limit: int,
+        strategy: OversizedOutputStrategy,
+        max_line_length: int,
+        redactor: Redactor,
+        spill_path: Callable[[], Path | None],
+    ) -> None:
+        self.name = name
+        self.event_type: type[Stdout] | type[Stderr] = Stdout if name == "stdout" else Stderr
+        self.lines: list[str] = []
+        self.bytes_read = 0
+        self.dropped_bytes = 0
+        self.truncated = False
+        self.overflowed = False
+        self.spill_path: Path | None = None
+        self._limit = limit
+        self._kept = 0
+        self._strategy = strategy
+        self._max_line = max_line_length
+        self._redact = redactor
+        self._spill_path_factory = spill_path
+        self._spill_fd: int | None = None
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._partial = ""
+
+    def feed(self, data: bytes) -> list[str]:
+        """Take one read's bytes; return the lines it completed (redacted)."""
+        self.bytes_read += len(data)
+        if self.overflowed:
+            return self._beyond_cap(data)
+        room = self._limit - self._kept
+        if len(data) <= room:
+            self._kept += len(data)
+            lines = self._split(self._decoder.decode(data))
+            self.lines += lines
+            return lines
+        head, rest = data[:room], data[room:]
+        self._kept += len(head)
+        lines = self._split(self._decoder.decode(head, final=True)) + self._flush_partial()
+        self.lines += lines
+        self.overflowed = True
+        self._decoder.reset()
+        if self._strategy is OversizedOutputStrategy.TRUNCATE_WITH_WARNING:
+            self.truncated = True
+            warning = (
+                f"[output truncated: {self.name} exceeded max_output_size_bytes="
+                f"{self._limit}; the rest was read and dropped]"
+            )
+            self.lines.append(warning)
+            lines.append(warning)
+        return lines + self._beyond_cap(rest)
+
+    def finish(self) -> list[str]:
+        """Flush the last line, kept even without a trailing newline."""
+        if self.overflowed:
+            lines = self._spill(self._decoder.decode(b"", final=True), final=True)
+        else:
+            lines = self._split(self._decoder.decode(b"", final=True)) + self._flush_partial()
+            self.lines += lines
+        if self._spill_fd is not None:
+            os.close(self._spill_fd)
+            self._spill_fd = None
+        return lines
+
+    def close(self) -> None:
+        """Release the spill file if ``finish`` was never reached."""
+        if self._spill_fd is not None:
+            os.close(self._spill_fd)
+            self._spill_fd = None
+
+    def text(self) -> str:
+        """The kept lines joined with ``\\n``."""
+        return "\n".join(self.lines)
+
+    def _beyond_cap(self, data: bytes) -> list[str]:
+        if not data:
+            return []
+        if self._strategy is OversizedOutputStrategy.STREAM_TO_FILE:
+            return self._spill(self._decoder.decode(data), final=False)
+        self.dropped_bytes += len(data)
+        return []
+
+    def _spill(self, text: str, *, final: bool) -> list[str]:
+        lines = self._split(text)
+        if final:
+            lines += self._flush_partial()
+        if lines:
+            if self._spill_fd is None:
+                self.spill_path = self._spill_path_factory()
+                if self.spill_path is None:
+                    self.dropped_bytes += sum(len(line) + 1 for line in lines)
+                    return lines
+                self._spill_fd = os.open(
+                    self.spill_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600
+                )
+            os.write(self._spill_fd, ("\n".join(lines) + "\n").encode("utf-8", "replace"))
+        return lines
+
+    def _split(self, text: str) -> list[str]:
+        if not text:
+            return []
+        buffer = self._partial + text
+        end = buffer.rfind("\n")
+        if end < 0:
+            self._partial = buffer
+            return self._split_long_partial()
+        complete, self._partial = self._redact(buffer[:end]), buffer[end + 1 :]
+        lines = complete.split("\n")
+        if "\r" in complete:
+            lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+        return lines + self._split_long_partial()
+
+    def _split_long_partial(self) -> list[str]:
+        # A line with no newline is cut into max_line pieces so memory stays
+        # bounded. Cutting only while a whole secret still fits after the cut
+        # means no secret can straddle a cut unredacted.
+        pieces: list[str] = []
+        margin = self._max_line + self._redact.longest
+        while len(self._partial) > margin:
+            self._partial = self._redact(self._partial)
+            if len(self._partial) <= margin:
+                break
+            pieces.append(self._partial[: self._max_line])
+            self._partial = self._partial[self._max_line :]
+        return pieces
+
+    def _flush_partial(self) -> list[str]:
+        if not self._partial:
+            return []
+        line = self._redact(self._partial)
+        self._partial = ""
+        return [line[:-1] if line.endswith("\r") else line]

@@ -1,0 +1,354 @@
+"""The supervisor actor: the state table, the concurrency budget and the queue."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pykka
+
+from messages import (
+    Cancel,
+    Cancelled,
+    Completed,
+    ConcurrencyMetrics,
+    DuplicateExecution,
+    EngineStopped,
+    ExecutionConfig,
+    ExecutionNotFound,
+    ExecutionRequest,
+    ExecutionResult,
+    ExecutionStatus,
+    Failed,
+    GetMetrics,
+    GetResult,
+    GetStatus,
+    InvalidRequest,
+    ListExecutions,
+    QueueFull,
+    RunCleanup,
+    Submit,
+)
+
+from ._internal import AwaitResult, Finished, GetLogPath, Kill, Outcome, Shutdown, Spawned
+from ._process import Launcher
+from ._runner import EmitFn
+from ._streams import Redactor
+from ._table import ExecutionTable, Record
+from ._worker import WorkerActor
+
+__all__ = ["SupervisorActor"]
+
+_log = logging.getLogger("actors.supervisor")
+
+
+class SupervisorActor(pykka.ThreadingActor):
+    """Holds every execution's state; starts a worker per execution when a slot is free.
+
+    Handlers only update the table and send messages, so they return in
+    microseconds; nothing here waits on a child.
+    """
+
+    use_daemon_thread = True
+
+    def __init__(
+        self,
+        *,
+        config: ExecutionConfig,
+        emit: EmitFn,
+        launcher: Launcher,
+        clock: Callable[[], float],
+        thread_prefix: str,
+    ) -> None:
+        super().__init__()
+        self._config = config
+        self._emit = emit
+        self._launcher = launcher
+        self._clock = clock
+        self._prefix = thread_prefix
+        self._redact = Redactor(config.redact)
+        self._table = ExecutionTable()
+        self._stopping = False
+        self._drained: concurrent.futures.Future[None] | None = None
+
+    def on_start(self) -> None:
+        """Name the thread after the engine, so shutdown can find and join it."""
+        threading.current_thread().name = f"{self._prefix}-supervisor"
+
+    def on_receive(self, message: Any) -> Any:
+        """Dispatch one message to its handler."""
+        match message:
+            case Spawned():
+                self._guard(self._on_spawned, message)
+            case Finished():
+                self._guard(self._on_finished, message)
+            case Submit(request=request):
+                return self._on_submit(request)
+            case Cancel(execution_id=execution_id):
+                return self._on_cancel(execution_id, "cancel")
+            case GetStatus(execution_id=execution_id):
+                return self._record(execution_id).status
+            case GetResult(execution_id=execution_id):
+                return self._record(execution_id).result
+            case AwaitResult(execution_id=execution_id):
+                return self._on_await_result(execution_id)
+            case GetLogPath(execution_id=execution_id):
+                return self._record(execution_id).log_path
+            case ListExecutions(status=status):
+                return [
+                    r.summary() for r in self._table.newest_first() if status in (None, r.status)
+                ]
+            case GetMetrics():
+                return self._on_get_metrics()
+            case RunCleanup():
+                return self._on_run_cleanup()
+            case Shutdown():
+                return self._on_shutdown()
+            case _:
+                raise TypeError(f"the supervisor does not understand {message!r}")
+        return None
+
+    def _guard(self, handler: Callable[[Any], None], message: Any) -> None:
+        # Worker reports arrive by tell: an exception would kill the supervisor
+        # and with it every execution, so it is logged instead.
+        try:
+            handler(message)
+        except Exception:
+            _log.exception("the supervisor failed to handle %r", message)
+
+    def _record(self, execution_id: UUID) -> Record:
+        try:
+            return self._table.records[execution_id]
+        except KeyError:
+            raise ExecutionNotFound(execution_id) from None
+
+    def _on_submit(self, request: ExecutionRequest) -> UUID:
+        config, table = self._config, self._table
+        if self._stopping:
+            raise EngineStopped()
+        if request.id in table.records:
+            raise DuplicateExecution(request.id)
+        timeout_ms = request.timeout_ms or config.default_timeout_ms
+        if timeout_ms > config.max_timeout_ms:
+            raise InvalidRequest(
+                "timeout_ms", timeout_ms, f"exceeds max_timeout_ms={config.max_timeout_ms}"
+            )
+        if request.working_dir is not None and not request.working_dir.is_dir():
+            reason = "is not a directory" if request.working_dir.exists() else "does not exist"
+            raise InvalidRequest("working_dir", str(request.working_dir), reason)
+        has_slot = table.running < config.max_concurrent_executions
+        if not has_slot and len(table.pending) >= config.max_queued_executions:
+            raise QueueFull(config.max_queued_executions)
+        record = Record(
+            request=request,
+            description=self._redact(request.command.describe()),
+            timeout_ms=timeout_ms,
+            queued_at=datetime.now(UTC),
+        )
+        table.add(record)
+        if has_slot:
+            self._start(record)
+        else:
+            table.pending[request.id] = None
+        return request.id
+
+    def _start(self, record: Record) -> None:
+        self._table.running += 1
+        record.status = ExecutionStatus.RUNNING
+        try:
+            record.worker = WorkerActor.start(
+                request=record.request,
+                timeout_ms=record.timeout_ms,
+                description=record.description,
+                config=self._config,
+                supervisor=self.actor_ref,
+                emit=self._emit,
+                launcher=self._launcher,
+                redactor=self._redact,
+                thread_prefix=self._prefix,
+            )
+        except Exception as exc:  # no thread could be started: fail this one, keep serving
+            _log.exception("could not start a worker for %s", record.request.id)
+            self._end(
+                record,
+                ExecutionStatus.FAILED,
+                reason="spawn_error",
+                error=f"cannot start a worker thread: {exc}",
+            )
+
+    def _on_spawned(self, message: Spawned) -> None:
+        record = self._table.records[message.execution_id]
+        record.pid = message.pid
+        record.started_at = message.started_at
+        record.log_path = message.log_path
+
+    def _on_finished(self, message: Finished) -> None:
+        record = self._table.records[message.execution_id]
+        outcome = message.outcome
+        record.worker = None
+        if record.cancel_reason is not None:
+            error = (
+                "cancelled by engine shutdown; process group killed"
+                if record.cancel_reason == "shutdown"
+                else "cancelled; process group killed"
+            )
+            self._end(record, ExecutionStatus.CANCELLED, error=error, outcome=outcome)
+        else:
+            self._end(
+                record,
+                outcome.status,
+                reason=outcome.reason,
+                exit_code=outcome.exit_code,
+                error=outcome.error,
+                outcome=outcome,
+            )
+
+    def _on_cancel(self, execution_id: UUID, reason: str) -> bool:
+        record = self._record(execution_id)
+        if record.status is ExecutionStatus.PENDING:
+            del self._table.pending[execution_id]
+            error = "cancelled by engine shutdown" if reason == "shutdown" else "cancelled"
+            self._end(record, ExecutionStatus.CANCELLED, error=f"{error} while pending")
+            return True
+        if record.status is ExecutionStatus.RUNNING:
+            if record.cancel_reason is None:
+                record.cancel_reason = reason
+                if record.worker is not None:
+                    # A dead worker has just finished; its report is already queued.
+                    with contextlib.suppress(pykka.ActorDeadError):
+                        record.worker.tell(Kill(reason))
+            return True
+        return False
+
+    def _end(
+        self,
+        record: Record,
+        status: ExecutionStatus,
+        *,
+        reason: Any = None,
+        exit_code: int | None = None,
+        error: str | None = None,
+        outcome: Outcome | None = None,
+    ) -> None:
+        """Make ``record`` terminal: result, terminal event, slot, waiters."""
+        table = self._table
+        was_running = record.status is ExecutionStatus.RUNNING
+        ended_at = outcome.ended_at if outcome is not None else datetime.now(UTC)
+        started_at = outcome.started_at if outcome is not None else None
+        duration_ms = (
+            max(0, int((ended_at - started_at).total_seconds() * 1000)) if started_at else 0
+        )
+        if status is ExecutionStatus.CANCELLED:
+            exit_code = None
+        result = ExecutionResult(
+            execution_id=record.request.id,
+            status=status,
+            success=status is ExecutionStatus.COMPLETED,
+            exit_code=exit_code,
+            stdout=outcome.stdout if outcome else "",
+            stderr=outcome.stderr if outcome else "",
+            stdout_truncated=outcome.stdout_truncated if outcome else False,
+            stderr_truncated=outcome.stderr_truncated if outcome else False,
+            stdout_spill_path=outcome.stdout_spill_path if outcome else None,
+            stderr_spill_path=outcome.stderr_spill_path if outcome else None,
+            stdout_dropped_bytes=outcome.stdout_dropped_bytes if outcome else 0,
+            stderr_dropped_bytes=outcome.stderr_dropped_bytes if outcome else 0,
+            error=error,
+            queued_at=record.queued_at,
+            started_at=started_at,
+            completed_at=ended_at,
+            duration_ms=duration_ms,
+            log_path=outcome.log_path if outcome else record.log_path,
+            pid=outcome.pid if outcome else record.pid,
+        )
+        record.status = status
+        record.result = result
+        table.mark_terminal(record, self._clock())
+        if status is ExecutionStatus.COMPLETED:
+            self._emit(record.request.id, Completed, {"exit_code": 0, "duration_ms": duration_ms})
+        elif status is ExecutionStatus.CANCELLED:
+            self._emit(record.request.id, Cancelled, {"duration_ms": duration_ms})
+        else:
+            self._emit(
+                record.request.id,
+                Failed,
+                {
+                    "reason": reason or "internal",
+                    "exit_code": exit_code,
+                    "message": error or status.value,
+                    "duration_ms": duration_ms,
+                },
+            )
+        if record.waiter is not None:
+            record.waiter.set_result(result)
+            record.waiter = None
+        if was_running:
+            table.running -= 1
+            self._fill_slots()
+
+    def _fill_slots(self) -> None:
+        table, limit = self._table, self._config.max_concurrent_executions
+        while table.pending and table.running < limit:
+            execution_id, _ = table.pending.popitem(last=False)
+            self._start(table.records[execution_id])
+        if self._drained is not None and table.running == 0 and not self._drained.done():
+            self._drained.set_result(None)
+
+    def _on_await_result(self, execution_id: UUID) -> Any:
+        record = self._record(execution_id)
+        if record.result is not None:
+            return record.result
+        if record.waiter is None:
+            record.waiter = concurrent.futures.Future()
+        return record.waiter
+
+    def _on_get_metrics(self) -> ConcurrencyMetrics:
+        table, limit = self._table, self._config.max_concurrent_executions
+        return ConcurrencyMetrics(
+            max_concurrent=limit,
+            currently_running=table.running,
+            currently_pending=len(table.pending),
+            available_slots=limit - table.running,
+            total_submitted=table.total_submitted,
+            total_finished=table.total_finished,
+        )
+
+    def _on_run_cleanup(self) -> int:
+        config = self._config
+        evicted = self._table.evict(
+            self._clock(), config.execution_retention_secs, config.max_in_memory_executions
+        )
+        if config.delete_logs_on_evict:
+            for record in evicted:
+                _delete_files(record)
+        return len(evicted)
+
+    def _on_shutdown(self) -> concurrent.futures.Future[None]:
+        self._stopping = True
+        self._drained = concurrent.futures.Future()
+        for execution_id in list(self._table.pending):
+            self._on_cancel(execution_id, "shutdown")
+        for record in list(self._table.records.values()):
+            if record.status is ExecutionStatus.RUNNING:
+                self._on_cancel(record.request.id, "shutdown")
+        self._fill_slots()
+        return self._drained
+
+
+def _delete_files(record: Record) -> None:
+    result = record.result
+    paths: list[Path | None] = [record.log_path]
+    if result is not None:
+        paths += [result.log_path, result.stdout_spill_path, result.stderr_spill_path]
+    for path in {p for p in paths if p is not None}:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            _log.warning("could not delete %s of an evicted execution: %s", path, exc)

@@ -1,0 +1,199 @@
+"""The worker actor: one per execution, owner of its child from spawn to reap."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pykka
+
+from messages import ExecutionConfig, ExecutionRequest, ExecutionStatus, Started
+
+from ._exit import process_groups
+from ._internal import Finished, Kill, Outcome, Spawned
+from ._logfile import ExecutionLog
+from ._process import Child, Launcher, build_launch_spec
+from ._runner import EmitFn, Runner
+from ._streams import Redactor, StreamCollector
+
+__all__ = ["WorkerActor"]
+
+_log = logging.getLogger("actors.worker")
+
+_RESOURCE_ERRNOS = {errno.EAGAIN, errno.EMFILE, errno.ENFILE, errno.ENOMEM}
+
+
+class WorkerActor(pykka.ThreadingActor):
+    """Spawns one child, starts its runner thread, and relays kills to it.
+
+    Everything it does is caught and reported to the supervisor as an outcome:
+    pykka has no supervision, and a lost report would leak a slot.
+    """
+
+    # Daemon threads let an app that forgot shutdown() exit; the atexit hook
+    # in _exit.py then kills the children.
+    use_daemon_thread = True
+
+    def __init__(
+        self,
+        *,
+        request: ExecutionRequest,
+        timeout_ms: int,
+        description: str,
+        config: ExecutionConfig,
+        supervisor: pykka.ActorRef[Any],
+        emit: EmitFn,
+        launcher: Launcher,
+        redactor: Redactor,
+        thread_prefix: str,
+    ) -> None:
+        super().__init__()
+        self._request = request
+        self._timeout_ms = timeout_ms
+        self._description = description
+        self._config = config
+        self._supervisor = supervisor
+        self._emit = emit
+        self._launcher = launcher
+        self._redactor = redactor
+        self._prefix = thread_prefix
+        self._runner: Runner | None = None
+        self._reported = False
+
+    def on_start(self) -> None:
+        """Spawn the child; a failure ends the execution as ``spawn_error``."""
+        short = str(self._request.id)[:8]
+        threading.current_thread().name = f"{self._prefix}-worker-{short}"
+        try:
+            self._begin(short)
+        except BaseException as exc:
+            _log.exception("worker of execution %s failed", self._request.id)
+            self._report_failure("internal", f"internal error: {exc!r}", None)
+            raise
+
+    def on_receive(self, message: Any) -> Any:
+        """Relay a ``Kill`` to the runner thread."""
+        match message:
+            case Kill(reason=reason) if self._runner is not None:
+                self._runner.request_kill(reason)
+            case Kill():
+                pass
+            case _:
+                raise TypeError(f"WorkerActor cannot handle {message!r}")
+
+    def on_failure(self, *_exc: object) -> None:
+        """Make sure the supervisor hears of the execution even after a crash."""
+        self._report_failure("internal", "internal error in the worker", None)
+
+    def _begin(self, short: str) -> None:
+        config, request = self._config, self._request
+        log, log_error = self._open_log()
+        spec = build_launch_spec(request, config)
+        try:
+            child = self._launcher.spawn(spec)
+        except (OSError, ValueError) as exc:
+            message = _spawn_message(spec.argv[0], exc)
+            if log is not None:
+                log.write("engine", [f"spawn failed: {message}"])
+                log.close()
+            self._report_failure("spawn_error", message, log.path if log else None)
+            self.stop()
+            return
+        process_groups.add(child.pid)
+        started_at = datetime.now(UTC)
+        started_mono = time.monotonic()
+        log_path = log.path if log is not None else None
+        if log is not None:
+            log.write("engine", [f"started pid {child.pid}: {self._description}"])
+        elif log_error is not None:
+            _log.error("execution %s runs without a log file: %s", request.id, log_error)
+        self._supervisor.tell(Spawned(request.id, child.pid, started_at, log_path))
+        self._emit(request.id, Started, {"pid": child.pid, "command": self._description})
+        self._runner = Runner(
+            execution_id=request.id,
+            child=child,
+            stdin=spec.stdin,
+            config=config,
+            timeout_ms=self._timeout_ms,
+            idle_timeout_ms=request.idle_timeout_ms,
+            stdout=self._collector("stdout"),
+            stderr=self._collector("stderr"),
+            log=log,
+            emit=self._emit,
+            started_at=started_at,
+            started_mono=started_mono,
+            on_finished=lambda outcome: self._on_runner_finished(child, outcome),
+        )
+        threading.Thread(
+            target=self._runner.run, name=f"{self._prefix}-runner-{short}", daemon=True
+        ).start()
+
+    def _on_runner_finished(self, child: Child, outcome: Outcome) -> None:
+        del child
+        self._reported = True
+        self._supervisor.tell(Finished(self._request.id, outcome))
+        self.actor_ref.stop(block=False)
+
+    def _open_log(self) -> tuple[ExecutionLog | None, str | None]:
+        if self._config.log_dir is None:
+            return None, None
+        path = self._config.log_dir / f"{self._request.id}.log"
+        try:
+            return ExecutionLog(path), None
+        except OSError as exc:
+            return None, f"cannot open log file {path}: {exc.strerror or exc}"
+
+    def _collector(self, name: str) -> StreamCollector:
+        config = self._config
+        log_dir = config.log_dir
+
+        def spill_path() -> Path | None:
+            return None if log_dir is None else log_dir / f"{self._request.id}.{name}.spill"
+
+        return StreamCollector(
+            name,
+            limit=config.max_output_size_bytes,
+            strategy=config.oversized_output_strategy,
+            max_line_length=config.max_line_length,
+            redactor=self._redactor,
+            spill_path=spill_path,
+        )
+
+    def _report_failure(self, reason: Any, message: str, log_path: Path | None) -> None:
+        if self._reported:
+            return
+        self._reported = True
+        outcome = Outcome(
+            status=ExecutionStatus.FAILED,
+            reason=reason,
+            exit_code=None,
+            error=message,
+            stdout="",
+            stderr="",
+            stdout_truncated=False,
+            stderr_truncated=False,
+            stdout_spill_path=None,
+            stderr_spill_path=None,
+            stdout_dropped_bytes=0,
+            stderr_dropped_bytes=0,
+            pid=None,
+            started_at=None,
+            ended_at=datetime.now(UTC),
+            log_path=log_path,
+        )
+        self._supervisor.tell(Finished(self._request.id, outcome))
+
+
+def _spawn_message(program: str, exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        reason = exc.strerror or str(exc)
+        if exc.errno in _RESOURCE_ERRNOS:
+            return f"cannot start {program!r}: out of resources ({reason}, errno {exc.errno})"
+        target = exc.filename if exc.filename is not None else program
+        return f"cannot start {program!r}: {reason}: {target!r}"
+    return f"cannot start {program!r}: {exc}"
