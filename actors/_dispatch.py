@@ -19,7 +19,7 @@ from uuid import UUID
 
 from blinker import Signal
 
-from messages import EventBase, ExecutionEvent
+from messages import EventBase, ExecutionEvent, Progress, Stderr, Stdout
 
 from . import signals
 
@@ -28,6 +28,7 @@ __all__ = ["EventDispatcher", "EventHandler"]
 _log = logging.getLogger("actors.dispatch")
 
 _STOP = object()
+_RECEIVER_TRIES = 5
 
 
 @runtime_checkable
@@ -38,20 +39,83 @@ class EventHandler(Protocol):
         """Take one event; runs on the engine's event-dispatch thread."""
 
 
-class EventDispatcher:
-    """Owns the dispatch thread and its queue."""
+class _Pending:
+    """An event waiting in the queue; output and progress may still merge into it."""
 
-    def __init__(self, sender: object, handler: EventHandler | None, thread_name: str) -> None:
+    __slots__ = ("chars", "dropped", "event_type", "execution_id", "fields", "taken", "timestamp")
+
+    def __init__(
+        self, execution_id: UUID, event_type: type[EventBase], fields: dict[str, Any]
+    ) -> None:
+        self.execution_id = execution_id
+        self.event_type = event_type
+        self.timestamp = datetime.now(UTC)
+        self.fields = fields
+        self.taken = False
+        self.chars = 0
+        self.dropped = 0
+
+
+_LINE_EVENTS = (Stdout, Stderr)
+
+
+class EventDispatcher:
+    """Owns the dispatch thread and its queue.
+
+    When observers fall behind, new output of an execution is merged into its
+    last queued ``Stdout``/``Stderr`` event (and a new ``Progress`` replaces a
+    queued one) instead of queueing more events, so a slow observer costs
+    memory in proportion to the output, not to the number of reads. Lines
+    merged beyond ``line_budget`` characters per event are not delivered; the
+    event ends with one line saying how many were left out. Lifecycle events
+    are never merged or dropped, and the order of events is kept.
+    """
+
+    def __init__(
+        self,
+        sender: object,
+        handler: EventHandler | None,
+        thread_name: str,
+        line_budget: int,
+    ) -> None:
         self._sender = sender
         self._handler = handler
+        self._line_budget = line_budget
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._last: dict[UUID, _Pending] = {}
         self._seq: dict[UUID, int] = {}
         self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
         self._thread.start()
 
-    def emit(self, execution_id: UUID, event_type: type, fields: dict[str, object]) -> None:
+    def emit(self, execution_id: UUID, event_type: type[EventBase], fields: dict[str, Any]) -> None:
         """Queue an event; any thread. ``seq`` is given at dispatch time."""
-        self._queue.put((execution_id, event_type, datetime.now(UTC), fields))
+        with self._lock:
+            last = self._last.get(execution_id)
+            if last is not None and not last.taken and last.event_type is event_type:
+                if event_type in _LINE_EVENTS:
+                    self._merge_lines(last, fields["lines"])
+                    return
+                if event_type is Progress:
+                    last.fields, last.timestamp = fields, datetime.now(UTC)
+                    return
+            pending = _Pending(execution_id, event_type, fields)
+            if event_type in _LINE_EVENTS:
+                pending.fields = {"lines": list(fields["lines"])}
+                pending.chars = sum(map(len, fields["lines"]))
+            if event_type.terminal:
+                self._last.pop(execution_id, None)
+            else:
+                self._last[execution_id] = pending
+            self._queue.put(pending)
+
+    def _merge_lines(self, pending: _Pending, lines: tuple[str, ...]) -> None:
+        chars = sum(map(len, lines))
+        if pending.dropped or pending.chars + chars > self._line_budget:
+            pending.dropped += len(lines)
+        else:
+            pending.fields["lines"].extend(lines)
+            pending.chars += chars
 
     def stop(self, timeout: float) -> bool:
         """Dispatch what is queued, then end the thread; False if it did not end in time."""
@@ -64,18 +128,15 @@ class EventDispatcher:
             item = self._queue.get()
             if item is _STOP:
                 return
+            with self._lock:
+                item.taken = True
             try:
-                self._dispatch(*item)
+                self._dispatch(item)
             except Exception:  # a bug here must not end event delivery for everyone
                 _log.exception("dispatching an event failed")
 
-    def _dispatch(
-        self,
-        execution_id: UUID,
-        event_type: type[EventBase],
-        timestamp: datetime,
-        fields: dict[str, object],
-    ) -> None:
+    def _dispatch(self, item: _Pending) -> None:
+        execution_id, event_type = item.execution_id, item.event_type
         seq = self._seq.get(execution_id, 0) + 1
         if event_type.terminal:
             self._seq.pop(execution_id, None)
@@ -84,7 +145,16 @@ class EventDispatcher:
         typed = signals.SIGNALS_BY_TYPE[event_type.model_fields["type"].default]
         if not (self._handler or typed.receivers or signals.event.receivers):
             return
-        event = event_type(execution_id=execution_id, seq=seq, timestamp=timestamp, **fields)
+        fields = item.fields
+        if event_type in _LINE_EVENTS:
+            lines = fields["lines"]
+            if item.dropped:
+                lines.append(
+                    f"[{item.dropped} lines not delivered: observers fell behind; "
+                    "the result and the log have them]"
+                )
+            fields = {"lines": tuple(lines)}
+        event = event_type(execution_id=execution_id, seq=seq, timestamp=item.timestamp, **fields)
         self._send(typed, event)
         self._send(signals.event, event)
         if self._handler is not None:
@@ -95,11 +165,21 @@ class EventDispatcher:
         # the rest; calling them one by one keeps every observer isolated.
         if not signal.receivers:
             return
-        for receiver in signal.receivers_for(self._sender):
+        for receiver in self._receivers(signal):
             try:
                 receiver(self._sender, event=event)
             except Exception:
                 _log.exception("a receiver raised on %r", event)
+
+    def _receivers(self, signal: Signal) -> list[Any]:
+        # blinker copies its receiver sets while another thread may connect or
+        # disconnect; that rare "set changed size" race is retried, not fatal.
+        for _ in range(_RECEIVER_TRIES - 1):
+            try:
+                return list(signal.receivers_for(self._sender))
+            except RuntimeError:
+                continue
+        return list(signal.receivers_for(self._sender))
 
     def _call(self, fn: Callable[[Any], object], event: EventBase) -> None:
         try:

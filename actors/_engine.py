@@ -78,7 +78,12 @@ class ExecutionEngine:
         self._prefix = f"execution-engine-{next(_engine_numbers)}"
         self._lock = threading.Lock()
         self._stopped = False
-        self._dispatcher = EventDispatcher(self, event_handler, f"{self._prefix}-events")
+        self._dispatcher = EventDispatcher(
+            self,
+            event_handler,
+            f"{self._prefix}-events",
+            line_budget=self.config.max_output_size_bytes,
+        )
         self._supervisor = SupervisorActor.start(
             config=self.config,
             emit=self._dispatcher.emit,

@@ -201,5 +201,5 @@ def describe_exit(status: int) -> str:
             name = signal.Signals(-status).name
         except ValueError:
             name = f"signal {-status}"
-        return f"killed by {name}"
-    return f"exit code {status}"
+        return f"was killed by {name}"
+    return f"exited with code {status}"

@@ -19,9 +19,11 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from messages import (
+    EventBase,
     ExecutionConfig,
     ExecutionStatus,
     FailureReason,
@@ -50,7 +52,7 @@ ABANDON_AFTER_S = 0.5
 # Without a pidfd (Linux < 5.3) the loop checks for the exit this often.
 EXIT_POLL_S = 0.05
 
-EmitFn = Callable[[UUID, type, dict[str, object]], None]
+EmitFn = Callable[[UUID, type[EventBase], dict[str, Any]], None]
 
 _KILL_STATUS: dict[str, tuple[ExecutionStatus, FailureReason | None]] = {
     "cancel": (ExecutionStatus.CANCELLED, None),

@@ -247,6 +247,8 @@ class SupervisorActor(pykka.ThreadingActor):
         )
         if status is ExecutionStatus.CANCELLED:
             exit_code = None
+        if error is not None:
+            error = self._redact(error)
         result = ExecutionResult(
             execution_id=record.request.id,
             status=status,
