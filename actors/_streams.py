@@ -81,9 +81,16 @@ class StreamCollector:
             return lines
         head, rest = data[:room], data[room:]
         self._kept += len(head)
-        lines = self._split(self._decoder.decode(head, final=True)) + self._flush_partial()
-        self.lines += lines
         self.overflowed = True
+        if self._strategy is OversizedOutputStrategy.STREAM_TO_FILE:
+            # The line that crosses the limit goes whole to the spill file, so
+            # nothing is cut and a secret across the limit is still masked.
+            lines = self._split(self._decoder.decode(head))
+            self.lines += lines
+            return lines + self._beyond_cap(rest)
+        lines = self._split(self._decoder.decode(head, final=True))
+        lines += self._flush_partial(lookahead=rest)
+        self.lines += lines
         self._decoder.reset()
         if self._strategy is OversizedOutputStrategy.TRUNCATE_WITH_WARNING:
             self.truncated = True
@@ -169,9 +176,28 @@ class StreamCollector:
             self._partial = self._partial[self._max_line :]
         return pieces
 
-    def _flush_partial(self) -> list[str]:
+    def _flush_partial(self, lookahead: bytes = b"") -> list[str]:
         if not self._partial:
             return []
         line = self._redact(self._partial)
         self._partial = ""
+        if lookahead and self._redact.secrets:
+            line = self._mask_cut_secret(line, lookahead)
         return [line[:-1] if line.endswith("\r") else line]
+
+    def _mask_cut_secret(self, line: str, lookahead: bytes) -> str:
+        """Mask the start of a secret that the output cap cut off at the end of ``line``.
+
+        The bytes after the cap may not hold the rest of the secret yet, so a
+        tail that could still become a secret is masked too: it is the last
+        line before a truncation, where a few masked characters cost nothing.
+        """
+        following = lookahead[: 4 * self._redact.longest].decode("utf-8", "replace")
+        for secret in self._redact.secrets:
+            for cut in range(len(secret) - 1, 0, -1):
+                rest = secret[cut:]
+                if line.endswith(secret[:cut]) and (
+                    following.startswith(rest) or rest.startswith(following)
+                ):
+                    return line[:-cut] + MASK
+        return line

@@ -95,4 +95,4 @@ class AwsCli(FrozenModel):
 
 
 Command = Annotated[Shell | Exec | Script | AwsCli, Field(discriminator="kind")]
-"""Any command, told apart by its ``kind`` field."""
+Command.__doc__ = "Any command, told apart by its ``kind`` field."

@@ -23,6 +23,7 @@ __all__ = [
 ]
 
 FailureReason = Literal["exit_code", "timeout", "spawn_error", "oversized_output", "internal"]
+FailureReason.__doc__ = "Why an execution failed: the ``reason`` of a ``Failed`` event."
 
 
 class EventBase(FrozenModel):
@@ -101,4 +102,4 @@ ExecutionEvent = Annotated[
     Started | Stdout | Stderr | Progress | Completed | Failed | Cancelled,
     Field(discriminator="type"),
 ]
-"""Any event, told apart by its ``type`` field."""
+ExecutionEvent.__doc__ = "Any event, told apart by its ``type`` field."
