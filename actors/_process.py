@@ -49,9 +49,10 @@ def build_launch_spec(request: ExecutionRequest, config: ExecutionConfig) -> Lau
     else:
         env = {name: os.environ[name] for name in _MINIMAL_ENV if name in os.environ}
     env.update(request.env)
-    if isinstance(command, AwsCli):
-        # The CLI pipes long output through `less`, which waits for a terminal forever.
-        env.setdefault("AWS_PAGER", "")
+    if isinstance(command, AwsCli) and "AWS_PAGER" not in request.env:
+        # The CLI pipes long output through a pager, which waits for a terminal
+        # for ever; only the request itself may ask for one.
+        env["AWS_PAGER"] = ""
     stdin = None if request.stdin is None else request.stdin.encode("utf-8")
     return LaunchSpec(argv=argv, env=env, cwd=request.working_dir, stdin=stdin)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import signal
 import threading
 import time
 from datetime import UTC, datetime
@@ -71,10 +72,11 @@ class WorkerActor(pykka.ThreadingActor):
         threading.current_thread().name = f"{self._prefix}-worker-{short}"
         try:
             self._begin(short)
-        except BaseException as exc:
+        except Exception as exc:
+            # Reported as an outcome, not re-raised: pykka would only log it again.
             _log.exception("worker of execution %s failed", self._request.id)
             self._report_failure("internal", f"internal error: {exc!r}", None)
-            raise
+            self.stop()
 
     def on_receive(self, message: Any) -> Any:
         """Relay a ``Kill`` to the runner thread."""
@@ -104,7 +106,33 @@ class WorkerActor(pykka.ThreadingActor):
             self._report_failure("spawn_error", message, log.path if log else None)
             self.stop()
             return
+        except BaseException:
+            if log is not None:
+                log.close()
+            raise
         process_groups.add(child.pid)
+        try:
+            self._run_child(child, spec.stdin, log, log_error, short)
+        except BaseException:
+            # Nothing will drive this child: kill and reap it here, or it leaks.
+            child.signal_group(signal.SIGKILL)
+            with process_groups.lock:
+                process_groups.discard(child.pid)
+                child.wait()
+            child.close()
+            if log is not None:
+                log.close()
+            raise
+
+    def _run_child(
+        self,
+        child: Child,
+        stdin: bytes | None,
+        log: ExecutionLog | None,
+        log_error: str | None,
+        short: str,
+    ) -> None:
+        request, config = self._request, self._config
         started_at = datetime.now(UTC)
         started_mono = time.monotonic()
         log_path = log.path if log is not None else None
@@ -112,12 +140,10 @@ class WorkerActor(pykka.ThreadingActor):
             log.write("engine", [f"started pid {child.pid}: {self._description}"])
         elif log_error is not None:
             _log.error("execution %s runs without a log file: %s", request.id, log_error)
-        self._supervisor.tell(Spawned(request.id, child.pid, started_at, log_path))
-        self._emit(request.id, Started, {"pid": child.pid, "command": self._description})
-        self._runner = Runner(
+        runner = Runner(
             execution_id=request.id,
             child=child,
-            stdin=spec.stdin,
+            stdin=stdin,
             config=config,
             timeout_ms=self._timeout_ms,
             idle_timeout_ms=request.idle_timeout_ms,
@@ -127,14 +153,18 @@ class WorkerActor(pykka.ThreadingActor):
             emit=self._emit,
             started_at=started_at,
             started_mono=started_mono,
-            on_finished=lambda outcome: self._on_runner_finished(child, outcome),
+            on_finished=self._on_runner_finished,
         )
-        threading.Thread(
-            target=self._runner.run, name=f"{self._prefix}-runner-{short}", daemon=True
-        ).start()
+        thread = threading.Thread(
+            target=runner.run, name=f"{self._prefix}-runner-{short}", daemon=True
+        )
+        # Spawned and Started go out before the runner can emit any output.
+        self._supervisor.tell(Spawned(request.id, child.pid, started_at, log_path))
+        self._emit(request.id, Started, {"pid": child.pid, "command": self._description})
+        self._runner = runner
+        thread.start()
 
-    def _on_runner_finished(self, child: Child, outcome: Outcome) -> None:
-        del child
+    def _on_runner_finished(self, outcome: Outcome) -> None:
         self._reported = True
         self._supervisor.tell(Finished(self._request.id, outcome))
         self.actor_ref.stop(block=False)

@@ -92,7 +92,7 @@ def make_engine(log_dir: Path) -> Iterator[EngineFactory]:
             k: kwargs.pop(k) for k in ("event_handler", "clock", "launcher") if k in kwargs
         }
         if config is None:
-            config = ExecutionConfig.testing(log_dir=log_dir, **kwargs)
+            config = ExecutionConfig.testing(**({"log_dir": log_dir} | kwargs))
         engine = ExecutionEngine(config, **engine_kwargs)
         engines.append(engine)
         return engine
