@@ -7,6 +7,7 @@ import itertools
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -30,12 +31,11 @@ from messages import (
     ListExecutions,
     ResultTimeout,
     RunCleanup,
-    Submit,
 )
 
 from ._dispatch import EventDispatcher, EventHandler
 from ._exit import register_engine
-from ._internal import AwaitResult, GetLogPath, ResultOrFuture, Shutdown
+from ._internal import AwaitResult, GetLogPath, ResultOrFuture, Shutdown, SubmitWatched
 from ._janitor import JanitorActor
 from ._logfile import prepare_log_dir
 from ._process import Launcher, LocalLauncher
@@ -78,6 +78,11 @@ class ExecutionEngine:
         self._prefix = f"execution-engine-{next(_engine_numbers)}"
         self._lock = threading.Lock()
         self._stopped = False
+        # Futures live in the supervisor's records; an evicted record drops its
+        # entry here too, so an evicted id goes back to ExecutionNotFound.
+        self._waiters: weakref.WeakValueDictionary[
+            UUID, concurrent.futures.Future[ExecutionResult]
+        ] = weakref.WeakValueDictionary()
         self._dispatcher = EventDispatcher(
             self,
             event_handler,
@@ -120,8 +125,12 @@ class ExecutionEngine:
             QueueFull: the pending queue is at ``max_queued_executions``.
             EngineStopped: after ``shutdown()``.
         """
-        result: UUID = self._ask(Submit(request=request))
-        return result
+        # The facade keeps the future it will wait on, so get_result of an
+        # execution submitted here needs no round trip to the supervisor.
+        waiter: concurrent.futures.Future[ExecutionResult] = concurrent.futures.Future()
+        execution_id: UUID = self._ask(SubmitWatched(request, waiter))
+        self._waiters[execution_id] = waiter
+        return execution_id
 
     def get_status(self, execution_id: UUID) -> ExecutionStatus:
         """The execution's status; ``ExecutionNotFound`` for an unknown or evicted id."""
@@ -135,7 +144,11 @@ class ExecutionEngine:
             ResultTimeout: ``timeout`` seconds passed first; the execution goes on.
             ExecutionNotFound: the id is unknown or evicted.
         """
-        answer: ResultOrFuture = self._ask(AwaitResult(execution_id))
+        if self._stopped:
+            raise EngineStopped()
+        answer: ResultOrFuture | None = self._waiters.get(execution_id)
+        if answer is None:
+            answer = self._ask(AwaitResult(execution_id))
         if isinstance(answer, ExecutionResult):
             return answer
         try:

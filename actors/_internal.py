@@ -8,22 +8,23 @@ more than the dataclass.
 from __future__ import annotations
 
 import concurrent.futures
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
-from messages import ExecutionResult, ExecutionStatus, FailureReason
+from messages import ExecutionRequest, ExecutionResult, ExecutionStatus, FailureReason
 
 __all__ = [
     "AwaitResult",
     "DeleteFiles",
     "Finished",
     "GetLogPath",
-    "Kill",
     "Outcome",
     "Shutdown",
     "Spawned",
+    "SubmitWatched",
     "Tick",
 ]
 
@@ -36,6 +37,8 @@ class Spawned:
     pid: int
     started_at: datetime
     log_path: Path | None
+    kill: Callable[[str], None]
+    """Asks the execution's runner to kill its group (``cancel`` or ``shutdown``); any thread."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +72,11 @@ class Finished:
 
 
 @dataclass(frozen=True, slots=True)
-class Kill:
-    """Supervisor → worker: stop the process group (``cancel`` or ``shutdown``)."""
+class SubmitWatched:
+    """Facade → supervisor: ``Submit`` plus the future the facade waits on."""
 
-    reason: str
+    request: ExecutionRequest
+    waiter: concurrent.futures.Future[ExecutionResult]
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,8 +87,6 @@ class Runner:
         log: ExecutionLog | None,
         emit: EmitFn,
         started_at: datetime,
-        started_mono: float,
-        on_finished: Callable[[Outcome], None],
     ) -> None:
         self._id = execution_id
         self._child = child
@@ -101,8 +99,7 @@ class Runner:
         self._log = log
         self._emit = emit
         self._started_at = started_at
-        self._start = started_mono
-        self._on_finished = on_finished
+        self._start = started_mono = time.monotonic()
         self._kill_request: str | None = None
         self._oversized = "stdout"
         # Loop state: deadlines are monotonic seconds, inf when not armed.
@@ -140,8 +137,8 @@ class Runner:
         except OSError:  # closed: the loop has already finished
             pass
 
-    def run(self) -> None:
-        """The thread's body: run the loop, reap, report the outcome once."""
+    def run(self) -> Outcome:
+        """Drive the child until it is reaped; return how it ended. Never raises."""
         try:
             outcome = self._loop()
         except BaseException as exc:  # the slot must come back whatever happened
@@ -162,7 +159,7 @@ class Runner:
         if self._log is not None:
             self._log.write("engine", [self._summary(outcome)])
             self._log.close()
-        self._on_finished(outcome)
+        return outcome
 
     def _loop(self) -> Outcome:
         child = self._child

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -37,7 +36,15 @@ from messages import (
     Submit,
 )
 
-from ._internal import AwaitResult, Finished, GetLogPath, Kill, Outcome, Shutdown, Spawned
+from ._internal import (
+    AwaitResult,
+    Finished,
+    GetLogPath,
+    Outcome,
+    Shutdown,
+    Spawned,
+    SubmitWatched,
+)
 from ._process import Launcher
 from ._runner import EmitFn
 from ._streams import Redactor
@@ -89,8 +96,10 @@ class SupervisorActor(pykka.ThreadingActor):
                 self._guard(self._on_spawned, message)
             case Finished():
                 self._guard(self._on_finished, message)
+            case SubmitWatched(request=request, waiter=waiter):
+                return self._on_submit(request, waiter)
             case Submit(request=request):
-                return self._on_submit(request)
+                return self._on_submit(request, None)
             case Cancel(execution_id=execution_id):
                 return self._on_cancel(execution_id, "cancel")
             case GetStatus(execution_id=execution_id):
@@ -129,7 +138,11 @@ class SupervisorActor(pykka.ThreadingActor):
         except KeyError:
             raise ExecutionNotFound(execution_id) from None
 
-    def _on_submit(self, request: ExecutionRequest) -> UUID:
+    def _on_submit(
+        self,
+        request: ExecutionRequest,
+        waiter: concurrent.futures.Future[ExecutionResult] | None,
+    ) -> UUID:
         config, table = self._config, self._table
         if self._stopping:
             raise EngineStopped()
@@ -151,6 +164,7 @@ class SupervisorActor(pykka.ThreadingActor):
             description=self._redact(request.command.describe()),
             timeout_ms=timeout_ms,
             queued_at=datetime.now(UTC),
+            waiter=waiter,
         )
         table.add(record)
         if has_slot:
@@ -163,7 +177,7 @@ class SupervisorActor(pykka.ThreadingActor):
         self._table.running += 1
         record.status = ExecutionStatus.RUNNING
         try:
-            record.worker = WorkerActor.start(
+            WorkerActor.start(
                 request=record.request,
                 timeout_ms=record.timeout_ms,
                 description=record.description,
@@ -188,11 +202,14 @@ class SupervisorActor(pykka.ThreadingActor):
         record.pid = message.pid
         record.started_at = message.started_at
         record.log_path = message.log_path
+        record.kill = message.kill
+        if record.cancel_reason is not None:  # cancelled while it was being spawned
+            message.kill(record.cancel_reason)
 
     def _on_finished(self, message: Finished) -> None:
         record = self._table.records[message.execution_id]
         outcome = message.outcome
-        record.worker = None
+        record.kill = None
         if record.cancel_reason is not None:
             error = (
                 "cancelled by engine shutdown; process group killed"
@@ -220,10 +237,8 @@ class SupervisorActor(pykka.ThreadingActor):
         if record.status is ExecutionStatus.RUNNING:
             if record.cancel_reason is None:
                 record.cancel_reason = reason
-                if record.worker is not None:
-                    # A dead worker has just finished; its report is already queued.
-                    with contextlib.suppress(pykka.ActorDeadError):
-                        record.worker.tell(Kill(reason))
+                if record.kill is not None:  # else Spawned is on its way and kills then
+                    record.kill(reason)
             return True
         return False
 
@@ -290,7 +305,6 @@ class SupervisorActor(pykka.ThreadingActor):
             )
         if record.waiter is not None:
             record.waiter.set_result(result)
-            record.waiter = None
         if was_running:
             table.running -= 1
             self._fill_slots()

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from uuid import UUID
-
-import pykka
 
 from messages import ExecutionRequest, ExecutionResult, ExecutionStatus, ExecutionSummary
 
@@ -30,7 +27,7 @@ class Record:
     started_at: datetime | None = None
     pid: int | None = None
     log_path: Path | None = None
-    worker: pykka.ActorRef[Any] | None = None
+    kill: Callable[[str], None] | None = None
     cancel_reason: str | None = None
     result: ExecutionResult | None = None
     finished_clock: float = 0.0

@@ -6,17 +6,22 @@ import errno
 import logging
 import signal
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pykka
 
-from messages import ExecutionConfig, ExecutionRequest, ExecutionStatus, Started
+from messages import (
+    ExecutionConfig,
+    ExecutionRequest,
+    ExecutionStatus,
+    FailureReason,
+    Started,
+)
 
 from ._exit import process_groups
-from ._internal import Finished, Kill, Outcome, Spawned
+from ._internal import Finished, Outcome, Spawned
 from ._logfile import ExecutionLog
 from ._process import Child, Launcher, build_launch_spec
 from ._runner import EmitFn, Runner
@@ -30,10 +35,19 @@ _RESOURCE_ERRNOS = {errno.EAGAIN, errno.EMFILE, errno.ENFILE, errno.ENOMEM}
 
 
 class WorkerActor(pykka.ThreadingActor):
-    """Spawns one child, starts its runner thread, and relays kills to it.
+    """Runs one execution on its own thread: spawn, drive the child, report.
 
-    Everything it does is caught and reported to the supervisor as an outcome:
-    pykka has no supervision, and a lost report would leak a slot.
+    The actor's thread is the execution's reader thread: ``on_start`` spawns
+    the child and runs the ``Runner`` loop until the child is reaped, then
+    tells the supervisor ``Finished`` and stops. While the loop runs the inbox
+    is not read, so kills do not go through it: ``Spawned`` hands the
+    supervisor the runner's ``request_kill``, which wakes the loop through an
+    eventfd (see PITFALLS: cancel through the process group and a wake-up fd).
+    One thread per execution instead of an actor thread plus a reader thread
+    halves thread starts, the largest per-execution cost after the spawn.
+
+    Everything is caught and reported as an outcome: pykka has no
+    supervision, and a lost report would leak a slot.
     """
 
     # Daemon threads let an app that forgot shutdown() exit; the atexit hook
@@ -63,56 +77,43 @@ class WorkerActor(pykka.ThreadingActor):
         self._launcher = launcher
         self._redactor = redactor
         self._prefix = thread_prefix
-        self._runner: Runner | None = None
-        self._reported = False
 
     def on_start(self) -> None:
-        """Spawn the child; a failure ends the execution as ``spawn_error``."""
-        short = str(self._request.id)[:8]
-        threading.current_thread().name = f"{self._prefix}-worker-{short}"
+        """Run the whole execution, report its outcome, stop."""
+        threading.current_thread().name = f"{self._prefix}-worker-{str(self._request.id)[:8]}"
         try:
-            self._begin(short)
+            outcome = self._execute()
         except Exception as exc:
-            # Reported as an outcome, not re-raised: pykka would only log it again.
             _log.exception("worker of execution %s failed", self._request.id)
-            self._report_failure("internal", f"internal error: {exc!r}", None)
-            self.stop()
+            outcome = self._failure("internal", f"internal error: {exc!r}", None)
+        self._supervisor.tell(Finished(self._request.id, outcome))
+        self.stop()
 
     def on_receive(self, message: Any) -> Any:
-        """Relay a ``Kill`` to the runner thread."""
-        match message:
-            case Kill(reason=reason) if self._runner is not None:
-                self._runner.request_kill(reason)
-            case Kill():
-                pass
-            case _:
-                raise TypeError(f"WorkerActor cannot handle {message!r}")
+        """A worker takes no messages: control goes through ``Spawned.kill``."""
+        raise TypeError(f"WorkerActor cannot handle {message!r}")
 
-    def on_failure(self, *_exc: object) -> None:
-        """Make sure the supervisor hears of the execution even after a crash."""
-        self._report_failure("internal", "internal error in the worker", None)
-
-    def _begin(self, short: str) -> None:
+    def _execute(self) -> Outcome:
         config, request = self._config, self._request
         log, log_error = self._open_log()
         spec = build_launch_spec(request, config)
         try:
             child = self._launcher.spawn(spec)
         except (OSError, ValueError) as exc:
-            message = _spawn_message(spec.argv[0], exc)
+            message = self._redactor(_spawn_message(spec.argv[0], exc))
+            log_path = None
             if log is not None:
                 log.write("engine", [f"spawn failed: {message}"])
                 log.close()
-            self._report_failure("spawn_error", message, log.path if log else None)
-            self.stop()
-            return
+                log_path = log.path
+            return self._failure("spawn_error", message, log_path)
         except BaseException:
             if log is not None:
                 log.close()
             raise
         process_groups.add(child.pid)
         try:
-            self._run_child(child, spec.stdin, log, log_error, short)
+            runner = self._prepare(child, spec.stdin, log, log_error)
         except BaseException:
             # Nothing will drive this child: kill and reap it here, or it leaks.
             child.signal_group(signal.SIGKILL)
@@ -123,19 +124,17 @@ class WorkerActor(pykka.ThreadingActor):
             if log is not None:
                 log.close()
             raise
+        return runner.run()
 
-    def _run_child(
+    def _prepare(
         self,
         child: Child,
         stdin: bytes | None,
         log: ExecutionLog | None,
         log_error: str | None,
-        short: str,
-    ) -> None:
-        request, config = self._request, self._config
+    ) -> Runner:
+        request = self._request
         started_at = datetime.now(UTC)
-        started_mono = time.monotonic()
-        log_path = log.path if log is not None else None
         if log is not None:
             log.write("engine", [f"started pid {child.pid}: {self._description}"])
         elif log_error is not None:
@@ -144,7 +143,7 @@ class WorkerActor(pykka.ThreadingActor):
             execution_id=request.id,
             child=child,
             stdin=stdin,
-            config=config,
+            config=self._config,
             timeout_ms=self._timeout_ms,
             idle_timeout_ms=request.idle_timeout_ms,
             stdout=self._collector("stdout"),
@@ -152,22 +151,13 @@ class WorkerActor(pykka.ThreadingActor):
             log=log,
             emit=self._emit,
             started_at=started_at,
-            started_mono=started_mono,
-            on_finished=self._on_runner_finished,
         )
-        thread = threading.Thread(
-            target=runner.run, name=f"{self._prefix}-runner-{short}", daemon=True
+        log_path = log.path if log is not None else None
+        self._supervisor.tell(
+            Spawned(request.id, child.pid, started_at, log_path, runner.request_kill)
         )
-        # Spawned and Started go out before the runner can emit any output.
-        self._supervisor.tell(Spawned(request.id, child.pid, started_at, log_path))
         self._emit(request.id, Started, {"pid": child.pid, "command": self._description})
-        self._runner = runner
-        thread.start()
-
-    def _on_runner_finished(self, outcome: Outcome) -> None:
-        self._reported = True
-        self._supervisor.tell(Finished(self._request.id, outcome))
-        self.actor_ref.stop(block=False)
+        return runner
 
     def _open_log(self) -> tuple[ExecutionLog | None, str | None]:
         if self._config.log_dir is None:
@@ -194,11 +184,9 @@ class WorkerActor(pykka.ThreadingActor):
             spill_path=spill_path,
         )
 
-    def _report_failure(self, reason: Any, message: str, log_path: Path | None) -> None:
-        if self._reported:
-            return
-        self._reported = True
-        outcome = Outcome(
+    @staticmethod
+    def _failure(reason: FailureReason, message: str, log_path: Path | None) -> Outcome:
+        return Outcome(
             status=ExecutionStatus.FAILED,
             reason=reason,
             exit_code=None,
@@ -216,7 +204,6 @@ class WorkerActor(pykka.ThreadingActor):
             ended_at=datetime.now(UTC),
             log_path=log_path,
         )
-        self._supervisor.tell(Finished(self._request.id, outcome))
 
 
 def _spawn_message(program: str, exc: BaseException) -> str:
