@@ -40,6 +40,7 @@ from ._janitor import JanitorActor
 from ._logfile import prepare_log_dir
 from ._process import Launcher, LocalLauncher
 from ._supervisor import SupervisorActor
+from ._threads import ThreadPool
 
 __all__ = ["ExecutionEngine"]
 
@@ -89,12 +90,14 @@ class ExecutionEngine:
             f"{self._prefix}-events",
             line_budget=self.config.max_output_size_bytes,
         )
+        self._threads = ThreadPool(f"{self._prefix}-worker")
         self._supervisor = SupervisorActor.start(
             config=self.config,
             emit=self._dispatcher.emit,
             launcher=launcher if launcher is not None else LocalLauncher(),
             clock=clock,
             thread_prefix=self._prefix,
+            threads=self._threads,
         )
         self._janitor: pykka.ActorRef[JanitorActor] | None = None
         if self.config.enable_auto_cleanup:
@@ -210,6 +213,8 @@ class ExecutionEngine:
         if self._janitor is not None:
             self._stop_actor(self._janitor, left())
         self._stop_actor(self._supervisor, left())
+        if not self._threads.close(left()):
+            _log.error("shutdown: a worker thread did not end in time")
         if not self._dispatcher.stop(left()):
             _log.error("shutdown: an observer is still busy; the event thread is abandoned")
         current = threading.current_thread()

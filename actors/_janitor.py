@@ -10,6 +10,7 @@ import pykka
 
 from messages import RunCleanup
 
+from ._base import EngineActor
 from ._internal import Tick
 
 __all__ = ["JanitorActor"]
@@ -19,14 +20,12 @@ _log = logging.getLogger("actors.janitor")
 _ASK_TIMEOUT_S = 30.0
 
 
-class JanitorActor(pykka.ThreadingActor):
+class JanitorActor(EngineActor):
     """Every ``interval`` seconds, has the supervisor evict old terminal executions.
 
     pykka has no timers, so one daemon ticker thread tells the janitor a
     ``Tick``; stopping the janitor sets an event that ends the ticker at once.
     """
-
-    use_daemon_thread = True
 
     def __init__(
         self, *, supervisor: pykka.ActorRef[Any], interval: float, thread_prefix: str

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import pykka
-
 from messages import (
     Cancel,
     Cancelled,
@@ -36,6 +34,7 @@ from messages import (
     Submit,
 )
 
+from ._base import EngineActor
 from ._internal import (
     AwaitResult,
     Finished,
@@ -49,6 +48,7 @@ from ._process import Launcher
 from ._runner import EmitFn
 from ._streams import Redactor
 from ._table import ExecutionTable, Record
+from ._threads import ThreadPool
 from ._worker import WorkerActor
 
 __all__ = ["SupervisorActor"]
@@ -56,14 +56,12 @@ __all__ = ["SupervisorActor"]
 _log = logging.getLogger("actors.supervisor")
 
 
-class SupervisorActor(pykka.ThreadingActor):
+class SupervisorActor(EngineActor):
     """Holds every execution's state; starts a worker per execution when a slot is free.
 
     Handlers only update the table and send messages, so they return in
     microseconds; nothing here waits on a child.
     """
-
-    use_daemon_thread = True
 
     def __init__(
         self,
@@ -73,8 +71,10 @@ class SupervisorActor(pykka.ThreadingActor):
         launcher: Launcher,
         clock: Callable[[], float],
         thread_prefix: str,
+        threads: ThreadPool,
     ) -> None:
         super().__init__()
+        self._threads = threads
         self._config = config
         self._emit = emit
         self._launcher = launcher
@@ -187,6 +187,7 @@ class SupervisorActor(pykka.ThreadingActor):
                 launcher=self._launcher,
                 redactor=self._redact,
                 thread_prefix=self._prefix,
+                threads=self._threads,
             )
         except Exception as exc:  # no thread could be started: fail this one, keep serving
             _log.exception("could not start a worker for %s", record.request.id)
@@ -303,11 +304,12 @@ class SupervisorActor(pykka.ThreadingActor):
                     "duration_ms": duration_ms,
                 },
             )
-        if record.waiter is not None:
-            record.waiter.set_result(result)
         if was_running:
             table.running -= 1
             self._fill_slots()
+        # Last: the waiting caller wakes, and gets the GIL once this thread blocks.
+        if record.waiter is not None:
+            record.waiter.set_result(result)
 
     def _fill_slots(self) -> None:
         table, limit = self._table, self._config.max_concurrent_executions

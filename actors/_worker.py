@@ -20,12 +20,14 @@ from messages import (
     Started,
 )
 
+from ._base import EngineActor
 from ._exit import process_groups
 from ._internal import Finished, Outcome, Spawned
 from ._logfile import ExecutionLog
 from ._process import Child, Launcher, build_launch_spec
 from ._runner import EmitFn, Runner
 from ._streams import Redactor, StreamCollector
+from ._threads import ThreadPool
 
 __all__ = ["WorkerActor"]
 
@@ -34,7 +36,7 @@ _log = logging.getLogger("actors.worker")
 _RESOURCE_ERRNOS = {errno.EAGAIN, errno.EMFILE, errno.ENFILE, errno.ENOMEM}
 
 
-class WorkerActor(pykka.ThreadingActor):
+class WorkerActor(EngineActor):
     """Runs one execution on its own thread: spawn, drive the child, report.
 
     The actor's thread is the execution's reader thread: ``on_start`` spawns
@@ -50,10 +52,6 @@ class WorkerActor(pykka.ThreadingActor):
     supervision, and a lost report would leak a slot.
     """
 
-    # Daemon threads let an app that forgot shutdown() exit; the atexit hook
-    # in _exit.py then kills the children.
-    use_daemon_thread = True
-
     def __init__(
         self,
         *,
@@ -66,8 +64,11 @@ class WorkerActor(pykka.ThreadingActor):
         launcher: Launcher,
         redactor: Redactor,
         thread_prefix: str,
+        threads: ThreadPool,
     ) -> None:
         super().__init__()
+        self._threads = threads
+        self._outcome: Outcome | None = None
         self._request = request
         self._timeout_ms = timeout_ms
         self._description = description
@@ -78,15 +79,31 @@ class WorkerActor(pykka.ThreadingActor):
         self._redactor = redactor
         self._prefix = thread_prefix
 
+    def _start_actor_loop(self) -> None:
+        # pykka's hook for where an actor's loop runs: a recycled pool thread
+        # instead of a new thread per execution.
+        self._threads.submit(self._run_and_report)
+
+    def _run_and_report(self) -> None:
+        # Finished is told after the actor loop has ended, as the thread's very
+        # last act: the supervisor, woken by it, then gets the GIL at once
+        # instead of waiting for pykka's teardown on this thread.
+        try:
+            self._actor_loop()
+        finally:
+            outcome = self._outcome
+            if outcome is None:
+                outcome = self._failure("internal", "internal error: the worker ended early", None)
+            self._supervisor.tell(Finished(self._request.id, outcome))
+
     def on_start(self) -> None:
-        """Run the whole execution, report its outcome, stop."""
+        """Run the whole execution, keep its outcome, stop."""
         threading.current_thread().name = f"{self._prefix}-worker-{str(self._request.id)[:8]}"
         try:
-            outcome = self._execute()
+            self._outcome = self._execute()
         except Exception as exc:
             _log.exception("worker of execution %s failed", self._request.id)
-            outcome = self._failure("internal", f"internal error: {exc!r}", None)
-        self._supervisor.tell(Finished(self._request.id, outcome))
+            self._outcome = self._failure("internal", f"internal error: {exc!r}", None)
         self.stop()
 
     def on_receive(self, message: Any) -> Any:
