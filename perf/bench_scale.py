@@ -19,7 +19,7 @@ ARGS = None
 
 
 def bench_sleeps_bare(loops: int, count: int, seconds: str) -> float:
-    """``count`` × ``Popen(['sleep', seconds])`` at once, then wait for all."""
+    """``count`` x ``Popen(['sleep', seconds])`` at once, then wait for all."""
     total = 0.0
     for _ in range(loops):
         start = time.perf_counter()
@@ -31,7 +31,7 @@ def bench_sleeps_bare(loops: int, count: int, seconds: str) -> float:
 
 
 def bench_sleeps_engine(loops: int, count: int, seconds: str) -> float:
-    """``count`` × ``sleep`` at ``max_concurrent_executions=count``."""
+    """``count`` x ``sleep`` at ``max_concurrent_executions=count``."""
     total = 0.0
     for _ in range(loops):
         with engine(max_concurrent_executions=count, max_output_size_bytes=1024) as eng:

@@ -72,7 +72,7 @@ def bench_bare(loops: int, count: int) -> float:
         assert proc.stdout is not None
         fd = proc.stdout.fileno()
 
-        def read(fd: int = fd) -> None:
+        def read(fd: int = fd, kept: list[str] = kept, signal: Signal = signal) -> None:
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             partial = ""
             while data := os.read(fd, 65536):

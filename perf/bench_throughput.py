@@ -16,7 +16,7 @@ def run_true(_: int) -> None:
 
 
 def bench_pool(loops: int, size: int, count: int) -> float:
-    """``count`` × ``subprocess.run(['true'])`` on a ``ThreadPoolExecutor(size)``."""
+    """``count`` x ``subprocess.run(['true'])`` on a ``ThreadPoolExecutor(size)``."""
     total = 0.0
     for _ in range(loops):
         with ThreadPoolExecutor(size) as pool:
