@@ -19,7 +19,17 @@ from uuid import UUID
 
 from blinker import Signal
 
-from messages import EventBase, ExecutionEvent, Progress, Stderr, Stdout
+from messages import (
+    Cancelled,
+    Completed,
+    EventBase,
+    ExecutionEvent,
+    Failed,
+    Progress,
+    Started,
+    Stderr,
+    Stdout,
+)
 
 from . import signals
 
@@ -42,13 +52,23 @@ class EventHandler(Protocol):
 class _Pending:
     """An event waiting in the queue; output and progress may still merge into it."""
 
-    __slots__ = ("chars", "dropped", "event_type", "execution_id", "fields", "taken", "timestamp")
+    __slots__ = (
+        "chars",
+        "dropped",
+        "event_type",
+        "execution_id",
+        "fields",
+        "seq",
+        "taken",
+        "timestamp",
+    )
 
     def __init__(
-        self, execution_id: UUID, event_type: type[EventBase], fields: dict[str, Any]
+        self, execution_id: UUID, event_type: type[EventBase], fields: dict[str, Any], seq: int
     ) -> None:
         self.execution_id = execution_id
         self.event_type = event_type
+        self.seq = seq
         self.timestamp = datetime.now(UTC)
         self.fields = fields
         self.taken = False
@@ -57,6 +77,10 @@ class _Pending:
 
 
 _LINE_EVENTS = (Stdout, Stderr)
+_SIGNAL_OF: dict[type[EventBase], Signal] = {
+    event_type: signals.SIGNALS_BY_TYPE[event_type.model_fields["type"].default]
+    for event_type in (Started, Stdout, Stderr, Progress, Completed, Failed, Cancelled)
+}
 
 
 class EventDispatcher:
@@ -89,23 +113,39 @@ class EventDispatcher:
         self._thread.start()
 
     def emit(self, execution_id: UUID, event_type: type[EventBase], fields: dict[str, Any]) -> None:
-        """Queue an event; any thread. ``seq`` is given at dispatch time."""
+        """Queue an event; any thread.
+
+        ``seq`` is given here, under the lock, to each event that is queued or
+        skipped; output merged into a queued event takes no number of its own,
+        so the numbers observers see have no gaps. When nobody listens (no
+        receiver, no handler) the event is numbered and dropped at once: no
+        queue, no wake-up of the dispatch thread.
+        """
+        typed = _SIGNAL_OF[event_type]
+        listening = bool(self._handler or typed.receivers or signals.event.receivers)
         with self._lock:
             last = self._last.get(execution_id)
-            if last is not None and not last.taken and last.event_type is event_type:
+            if listening and last is not None and not last.taken and last.event_type is event_type:
                 if event_type in _LINE_EVENTS:
                     self._merge_lines(last, fields["lines"])
                     return
                 if event_type is Progress:
                     last.fields, last.timestamp = fields, datetime.now(UTC)
                     return
-            pending = _Pending(execution_id, event_type, fields)
+            seq = self._seq.get(execution_id, 0) + 1
+            if event_type.terminal:
+                self._seq.pop(execution_id, None)
+                self._last.pop(execution_id, None)
+            else:
+                self._seq[execution_id] = seq
+            if not listening:
+                self._last.pop(execution_id, None)
+                return
+            pending = _Pending(execution_id, event_type, fields, seq)
             if event_type in _LINE_EVENTS:
                 pending.fields = {"lines": list(fields["lines"])}
                 pending.chars = sum(map(len, fields["lines"]))
-            if event_type.terminal:
-                self._last.pop(execution_id, None)
-            else:
+            if not event_type.terminal:
                 self._last[execution_id] = pending
             self._queue.put(pending)
 
@@ -137,12 +177,7 @@ class EventDispatcher:
 
     def _dispatch(self, item: _Pending) -> None:
         execution_id, event_type = item.execution_id, item.event_type
-        seq = self._seq.get(execution_id, 0) + 1
-        if event_type.terminal:
-            self._seq.pop(execution_id, None)
-        else:
-            self._seq[execution_id] = seq
-        typed = signals.SIGNALS_BY_TYPE[event_type.model_fields["type"].default]
+        typed = _SIGNAL_OF[event_type]
         if not (self._handler or typed.receivers or signals.event.receivers):
             return
         fields = item.fields
@@ -154,7 +189,9 @@ class EventDispatcher:
                     "the result and the log have them]"
                 )
             fields = {"lines": tuple(lines)}
-        event = event_type(execution_id=execution_id, seq=seq, timestamp=item.timestamp, **fields)
+        event = event_type(
+            execution_id=execution_id, seq=item.seq, timestamp=item.timestamp, **fields
+        )
         self._send(typed, event)
         self._send(signals.event, event)
         if self._handler is not None:

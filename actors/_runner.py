@@ -129,13 +129,16 @@ class Runner:
         with self._lock:
             if self._kill_request is None:
                 self._kill_request = reason
-        try:
-            if self._wake_r == self._wake_w:
-                os.eventfd_write(self._wake_w, 1)
-            else:
-                os.write(self._wake_w, b"\0")
-        except OSError:  # closed: the loop has already finished
-            pass
+            if self._wake_w < 0:  # the loop has finished and closed its fds
+                return
+            # Under the lock: run() closes the fds under it, so this never
+            # writes to a closed (or reused) fd number.
+            # A full wake-up pipe or counter already means "wake up".
+            with contextlib.suppress(BlockingIOError):
+                if self._wake_r == self._wake_w:
+                    os.eventfd_write(self._wake_w, 1)
+                else:
+                    os.write(self._wake_w, b"\0")
 
     def run(self) -> Outcome:
         """Drive the child until it is reaped; return how it ended. Never raises."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,8 @@ from messages import OversizedOutputStrategy, Stderr, Stdout
 __all__ = ["Redactor", "StreamCollector"]
 
 MASK = "***"
+
+_log = logging.getLogger("actors.streams")
 
 
 class Redactor:
@@ -58,6 +61,7 @@ class StreamCollector:
         self.truncated = False
         self.overflowed = False
         self.spill_path: Path | None = None
+        self.spill_error: str | None = None
         self._limit = limit
         self._kept = 0
         self._strategy = strategy
@@ -136,17 +140,36 @@ class StreamCollector:
         lines = self._split(text)
         if final:
             lines += self._flush_partial()
-        if lines:
-            if self._spill_fd is None:
-                self.spill_path = self._spill_path_factory()
-                if self.spill_path is None:
-                    self.dropped_bytes += sum(len(line) + 1 for line in lines)
-                    return lines
-                self._spill_fd = os.open(
-                    self.spill_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600
-                )
+        if not lines:
+            return lines
+        if self._spill_fd is None and not self.spill_error:
+            self.spill_path = self._spill_path_factory()
+            if self.spill_path is not None:
+                try:
+                    self._spill_fd = os.open(
+                        self.spill_path,
+                        os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
+                        0o600,
+                    )
+                except OSError as exc:
+                    self._spill_failed(exc)
+        if self._spill_fd is None:
+            self.dropped_bytes += sum(len(line) + 1 for line in lines)
+            return lines
+        try:
             os.write(self._spill_fd, ("\n".join(lines) + "\n").encode("utf-8", "replace"))
+        except OSError as exc:
+            os.close(self._spill_fd)
+            self._spill_fd = None
+            self._spill_failed(exc)
+            self.dropped_bytes += sum(len(line) + 1 for line in lines)
         return lines
+
+    def _spill_failed(self, exc: OSError) -> None:
+        # A full disk must not fail the execution: the head is in memory and the
+        # log and observers still get the lines; the loss is counted and logged.
+        self.spill_error = f"spill file {self.spill_path}: {exc.strerror or exc}"
+        _log.error("writing the spill file failed; the rest is dropped: %s", self.spill_error)
 
     def _split(self, text: str) -> list[str]:
         if not text:
@@ -160,21 +183,43 @@ class StreamCollector:
         lines = complete.split("\n")
         if "\r" in complete:
             lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+        if max(map(len, lines)) > self._max_line:
+            lines = self._cut_long(lines)
         return lines + self._split_long_partial()
+
+    def _cut_long(self, lines: list[str]) -> list[str]:
+        # Pieces of exactly max_line characters from the start of the line, as
+        # _split_long_partial cuts them: the same line gives the same pieces
+        # however the reads happened to split it.
+        size = self._max_line
+        pieces: list[str] = []
+        for line in lines:
+            if len(line) <= size:
+                pieces.append(line)
+            else:
+                pieces += [line[i : i + size] for i in range(0, len(line), size)]
+        return pieces
 
     def _split_long_partial(self) -> list[str]:
         # A line with no newline is cut into max_line pieces so memory stays
         # bounded. Cutting only while a whole secret still fits after the cut
-        # means no secret can straddle a cut unredacted.
+        # means no secret can straddle a cut unredacted; a trailing "\r" may
+        # still turn out to be half of a "\r\n", so it does not count.
         pieces: list[str] = []
         margin = self._max_line + self._redact.longest
-        while len(self._partial) > margin:
+        while self._long_partial(margin):
             self._partial = self._redact(self._partial)
-            if len(self._partial) <= margin:
+            if not self._long_partial(margin):
                 break
             pieces.append(self._partial[: self._max_line])
             self._partial = self._partial[self._max_line :]
         return pieces
+
+    def _long_partial(self, margin: int) -> bool:
+        length = len(self._partial)
+        if length and self._partial[-1] == "\r":
+            length -= 1
+        return length > margin
 
     def _flush_partial(self, lookahead: bytes = b"") -> list[str]:
         if not self._partial:
@@ -183,7 +228,7 @@ class StreamCollector:
         self._partial = ""
         if lookahead and self._redact.secrets:
             line = self._mask_cut_secret(line, lookahead)
-        return [line[:-1] if line.endswith("\r") else line]
+        return self._cut_long([line[:-1] if line.endswith("\r") else line])
 
     def _mask_cut_secret(self, line: str, lookahead: bytes) -> str:
         """Mask the start of a secret that the output cap cut off at the end of ``line``.
@@ -192,7 +237,11 @@ class StreamCollector:
         tail that could still become a secret is masked too: it is the last
         line before a truncation, where a few masked characters cost nothing.
         """
-        following = lookahead[: 4 * self._redact.longest].decode("utf-8", "replace")
+        # Non-final decode: a character cut at the end of the lookahead decodes
+        # to nothing, so it cannot rule out the rest of a secret.
+        following = codecs.getincrementaldecoder("utf-8")("replace").decode(
+            lookahead[: 4 * self._redact.longest]
+        )
         for secret in self._redact.secrets:
             for cut in range(len(secret) - 1, 0, -1):
                 rest = secret[cut:]
