@@ -1,24 +1,34 @@
-"""Shared fixtures: engines that are always shut down and checked for leaks."""
+"""Shared fixtures: engines that are always shut down and checked for leaks.
+
+They are built from the pieces of the project's pytest plugin
+(``actors.pytest_plugin``, whose fixtures every test here can use too) and of
+``actors.testing``.
+"""
 
 from __future__ import annotations
 
-import os
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
+import actors.pytest_plugin
 from actors import ExecutionEngine
-from actors.testing import EventRecorder
+from actors.testing import ENGINE_THREAD_PREFIX, EventRecorder, LeakCheck
 from messages import Exec, ExecutionConfig, ExecutionRequest
 
 pytest_plugins = ["tests.conftest_aws"]
 
-ENGINE_THREAD_PREFIX = "execution-engine-"
+__all__ = ["ENGINE_THREAD_PREFIX", "EngineFactory", "LeakCheck", "py", "request"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Load the plugin unless its ``pytest11`` entry point already did (package installed)."""
+    # Registering the same module a second time, under another name, is an error.
+    if not config.pluginmanager.is_registered(actors.pytest_plugin):
+        config.pluginmanager.register(actors.pytest_plugin, "cloudops_execution_engine")
 
 
 def py(code: str, *args: str) -> Exec:
@@ -29,42 +39,6 @@ def py(code: str, *args: str) -> Exec:
 def request(command: Any, **fields: Any) -> ExecutionRequest:
     """An ``ExecutionRequest`` for ``command``, with any other fields."""
     return ExecutionRequest(command=command, **fields)
-
-
-def _open_fds() -> dict[str, str]:
-    fds = {}
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            fds[fd] = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-    return fds
-
-
-class LeakSnapshot:
-    """Threads, fds and child processes before a test, to compare after shutdown."""
-
-    def __init__(self) -> None:
-        self.fds = _open_fds()
-        self.children = {p.pid for p in psutil.Process().children(recursive=True)}
-
-    def leaks(self) -> list[str]:
-        """What exists now that did not before: engine threads, fds, children."""
-        found = [
-            f"thread {t.name}"
-            for t in threading.enumerate()
-            if t.name.startswith(ENGINE_THREAD_PREFIX) and t.is_alive()
-        ]
-        for fd, target in _open_fds().items():
-            if fd not in self.fds and not target.startswith("/proc/"):
-                found.append(f"fd {fd} -> {target}")
-        for child in psutil.Process().children(recursive=True):
-            if child.pid not in self.children:
-                try:
-                    found.append(f"process {child.pid} {child.status()} {child.cmdline()}")
-                except psutil.Error:
-                    continue
-        return found
 
 
 EngineFactory = Callable[..., ExecutionEngine]
@@ -85,7 +59,7 @@ def make_engine(log_dir: Path) -> Iterator[EngineFactory]:
     replaces the preset.
     """
     engines: list[ExecutionEngine] = []
-    snapshot = LeakSnapshot()
+    check = LeakCheck()
 
     def factory(config: ExecutionConfig | None = None, **kwargs: Any) -> ExecutionEngine:
         engine_kwargs = {
@@ -100,8 +74,7 @@ def make_engine(log_dir: Path) -> Iterator[EngineFactory]:
     yield factory
     for engine in engines:
         engine.shutdown(timeout=15)
-    leaks = snapshot.leaks()
-    assert not leaks, f"left behind after shutdown(): {leaks}"
+    check.assert_no_leaks("shutdown()")
 
 
 @pytest.fixture
