@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import logging
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,20 +19,43 @@ _log = logging.getLogger("actors.streams")
 
 
 class Redactor:
-    """Replaces each secret by ``***``; a no-op when there are none."""
+    """Replaces each secret by ``***``; a no-op when there are none.
 
-    __slots__ = ("longest", "secrets")
+    One left-to-right scan, trying the longest secret first at each position:
+    a secret that contains another is masked whole, and redacting a line in
+    pieces (``prefix``) gives the same text as redacting it at once.
+    """
+
+    __slots__ = ("_pattern", "longest", "secrets")
 
     def __init__(self, secrets: tuple[str, ...]) -> None:
-        # Longest first, so a secret that contains another is masked whole.
         self.secrets = tuple(sorted(set(secrets), key=len, reverse=True))
         self.longest = max((len(s) for s in self.secrets), default=0)
+        self._pattern = re.compile("|".join(map(re.escape, self.secrets))) if secrets else None
 
     def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return text
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(MASK, text)
+
+    def prefix(self, text: str, end: int) -> tuple[str, int]:
+        """Redact the secrets that start before ``end``; return the text and where it stops.
+
+        The caller guarantees every secret starting before ``end`` is whole in
+        ``text``. The redacted part reaches past ``end`` when a secret does.
+        """
+        if self._pattern is None:
+            return text[:end], end
+        parts: list[str] = []
+        position = 0
+        for match in self._pattern.finditer(text):
+            if match.start() >= end:
+                break
+            parts += [text[position : match.start()], MASK]
+            position = match.end()
+        stop = max(end, position)
+        parts.append(text[position:stop])
+        return "".join(parts), stop
 
 
 class StreamCollector:
@@ -70,6 +94,9 @@ class StreamCollector:
         self._spill_path_factory = spill_path
         self._spill_fd: int | None = None
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        # The line being read: _clean is its redacted start (cut into pieces
+        # when too long), _partial the raw rest, not yet safe to redact.
+        self._clean = ""
         self._partial = ""
 
     def feed(self, data: bytes) -> list[str]:
@@ -179,7 +206,8 @@ class StreamCollector:
         if end < 0:
             self._partial = buffer
             return self._split_long_partial()
-        complete, self._partial = self._redact(buffer[:end]), buffer[end + 1 :]
+        complete = self._clean + self._redact(buffer[:end])
+        self._clean, self._partial = "", buffer[end + 1 :]
         lines = complete.split("\n")
         if "\r" in complete:
             lines = [line[:-1] if line.endswith("\r") else line for line in lines]
@@ -201,31 +229,31 @@ class StreamCollector:
         return pieces
 
     def _split_long_partial(self) -> list[str]:
-        # A line with no newline is cut into max_line pieces so memory stays
-        # bounded. Cutting only while a whole secret still fits after the cut
-        # means no secret can straddle a cut unredacted; a trailing "\r" may
-        # still turn out to be half of a "\r\n", so it does not count.
+        # A line with no newline yet is cut into max_line pieces so memory stays
+        # bounded. Only the raw text every secret starting in it is whole in
+        # gets redacted (never the last `longest` characters, nor a trailing
+        # "\r" that may be half of a "\r\n"), and a piece is cut only while
+        # characters remain after it, so the pieces equal those of the whole line.
+        size = self._max_line
+        if len(self._clean) + len(self._partial) <= size + self._redact.longest + 1:
+            return []
+        raw = self._partial
+        safe = len(raw) - self._redact.longest - (1 if raw.endswith("\r") else 0)
+        if safe > 0:
+            clean, stop = self._redact.prefix(raw, safe)
+            self._clean += clean
+            self._partial = raw[stop:]
         pieces: list[str] = []
-        margin = self._max_line + self._redact.longest
-        while self._long_partial(margin):
-            self._partial = self._redact(self._partial)
-            if not self._long_partial(margin):
-                break
-            pieces.append(self._partial[: self._max_line])
-            self._partial = self._partial[self._max_line :]
+        while len(self._clean) > size:
+            pieces.append(self._clean[:size])
+            self._clean = self._clean[size:]
         return pieces
 
-    def _long_partial(self, margin: int) -> bool:
-        length = len(self._partial)
-        if length and self._partial[-1] == "\r":
-            length -= 1
-        return length > margin
-
     def _flush_partial(self, lookahead: bytes = b"") -> list[str]:
-        if not self._partial:
+        if not self._clean and not self._partial:
             return []
-        line = self._redact(self._partial)
-        self._partial = ""
+        line = self._clean + self._redact(self._partial)
+        self._clean = self._partial = ""
         if lookahead and self._redact.secrets:
             line = self._mask_cut_secret(line, lookahead)
         return self._cut_long([line[:-1] if line.endswith("\r") else line])
