@@ -25,10 +25,15 @@ __all__ = ["ENGINE_THREAD_PREFIX", "EngineFactory", "LeakCheck", "py", "request"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Load the plugin unless its ``pytest11`` entry point already did (package installed)."""
+    """Load the plugin here, not through its ``pytest11`` entry point.
+
+    pyproject's addopts block the entry point (``-p no:cloudops_execution_engine``):
+    loaded that early it would import ``actors`` before pytest-cov starts, and
+    every module-level line would count as not covered.
+    """
     # Registering the same module a second time, under another name, is an error.
     if not config.pluginmanager.is_registered(actors.pytest_plugin):
-        config.pluginmanager.register(actors.pytest_plugin, "cloudops_execution_engine")
+        config.pluginmanager.register(actors.pytest_plugin, "actors.pytest_plugin")
 
 
 def py(code: str, *args: str) -> Exec:
