@@ -18,7 +18,6 @@ from messages import ExecutionRequest, ExecutionResult, ExecutionStatus, Failure
 
 __all__ = [
     "AwaitResult",
-    "DeleteFiles",
     "Finished",
     "GetLogPath",
     "Outcome",
@@ -104,10 +103,3 @@ class Shutdown:
 @dataclass(frozen=True, slots=True)
 class Tick:
     """Ticker → janitor: time for the scheduled cleanup."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteFiles:
-    """Supervisor → janitor: files of evicted executions to remove."""
-
-    paths: tuple[Path, ...]

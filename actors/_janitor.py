@@ -36,7 +36,6 @@ class JanitorActor(EngineActor):
         self._prefix = thread_prefix
         self._stop_ticker = threading.Event()
         self._ticker: threading.Thread | None = None
-        self.evicted_total = 0
 
     def on_start(self) -> None:
         """Name the thread and start the ticker."""
@@ -68,7 +67,6 @@ class JanitorActor(EngineActor):
         except Exception:
             _log.exception("scheduled cleanup failed")
             return 0
-        self.evicted_total += evicted
         return evicted
 
     def _tick_loop(self) -> None:

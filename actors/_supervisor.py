@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 from uuid import UUID
 
@@ -123,6 +124,22 @@ class SupervisorActor(EngineActor):
             case _:
                 raise TypeError(f"the supervisor does not understand {message!r}")
         return None
+
+    def _handle_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # pykka's hook for an exception on the tell path, where nobody gets the
+        # error: by default it stops the actor. The supervisor owns every
+        # execution, so a told message it refuses (a Submit over the queue
+        # bound, a Cancel of an unknown id) is logged and the supervisor lives on.
+        _log.warning(
+            "the supervisor refused a message sent with tell: %s",
+            exception_value,
+            exc_info=(exception_type, exception_value, traceback),  # type: ignore[arg-type]
+        )
 
     def _guard(self, handler: Callable[[Any], None], message: Any) -> None:
         # Worker reports arrive by tell: an exception would kill the supervisor

@@ -31,6 +31,7 @@ from messages import (
     QueueFull,
     ResultTimeout,
     RunCleanup,
+    Shell,
     Started,
     Submit,
 )
@@ -553,3 +554,15 @@ def test_the_janitor_evicts_old_executions_on_its_own(make_engine: EngineFactory
     assert engine.list_executions() == []
     with pytest.raises(ExecutionNotFound):
         engine.get_status(execution_id)
+
+
+def test_a_refused_message_sent_with_tell_leaves_the_supervisor_serving(
+    engine: ExecutionEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = request(Shell(command="true"))
+    engine.execute(first)
+    engine.supervisor.tell(Submit(request=first))  # a duplicate id: refused
+    engine.supervisor.tell(Cancel(execution_id=uuid4()))  # unknown: refused
+    later = engine.execute(request(Shell(command="echo still here")))
+    assert engine.get_result(later, timeout=10).stdout == "still here"
+    assert "refused a message sent with tell" in caplog.text
