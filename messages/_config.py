@@ -10,7 +10,7 @@ from typing import Any, Self
 
 from pydantic import Field, model_validator
 
-from ._base import FrozenModel, NonEmptyText
+from ._base import FrozenModel, NonEmptyText, TextPath
 
 __all__ = ["ExecutionConfig", "OversizedOutputStrategy", "default_log_dir"]
 
@@ -55,7 +55,7 @@ class ExecutionConfig(FrozenModel):
     """What happens to a stream beyond ``max_output_size_bytes``."""
     max_line_length: int = Field(MiB, ge=64)
     """Characters after which a line without a newline is split, bounding memory."""
-    log_dir: Path | None = Field(default_factory=default_log_dir)
+    log_dir: TextPath | None = Field(default_factory=default_log_dir)
     """Folder of the per-execution log files (created 0700); ``None`` disables them."""
     delete_logs_on_evict: bool = False
     """Delete an execution's log and spill files when it is evicted from memory."""

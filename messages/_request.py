@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from pydantic import AfterValidator, Field, PositiveInt, StringConstraints
+from pydantic import Field, PositiveInt, StringConstraints
 
-from ._base import FrozenModel, Text
+from ._base import FrozenModel, Text, TextPath
 from ._commands import Command
 
 __all__ = ["ExecutionRequest"]
-
-
-def _reject_nul_path(value: Path | None) -> Path | None:
-    if value is not None and "\x00" in str(value):
-        raise ValueError(f"must not contain NUL bytes: {str(value)!r}")
-    return value
 
 
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -38,7 +31,7 @@ class ExecutionRequest(FrozenModel):
     """Wall-clock limit from start; ``None`` takes the config's default."""
     env: dict[EnvName, Text] = Field(default_factory=dict, repr=False)
     """Variables added to (or, without ``inherit_env``, given as) the child's environment."""
-    working_dir: Annotated[Path | None, AfterValidator(_reject_nul_path)] = None
+    working_dir: TextPath | None = None
     """The child's working directory; ``None`` keeps the engine's."""
     stdin: Text | None = None
     """Text written to the child's stdin, which is then closed; ``None`` gives /dev/null."""

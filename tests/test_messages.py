@@ -965,3 +965,23 @@ def test_any_config_input_validates_or_raises_validation_error(data: dict[str, A
     except pydantic.ValidationError:
         return
     assert_round_trips(config)
+
+
+@pytest.mark.parametrize(
+    ("fields", "loc"),
+    [
+        ({"command": {"kind": "shell", "command": "echo \ud800"}}, ("command", "shell", "command")),
+        ({"command": {"kind": "exec", "program": "true"}, "stdin": "\udcff"}, ("stdin",)),
+        (
+            {"command": {"kind": "exec", "program": "true"}, "working_dir": "/tmp/\ud800"},
+            ("working_dir",),
+        ),
+    ],
+)
+def test_a_lone_surrogate_is_rejected_naming_the_field(
+    fields: dict[str, Any], loc: tuple[str, ...]
+) -> None:
+    # It has no UTF-8 form: it could reach neither a child nor JSON.
+    with pytest.raises(ValidationError) as caught:
+        ExecutionRequest.model_validate(fields)
+    assert caught.value.errors()[0]["loc"][: len(loc)] == loc
