@@ -41,6 +41,11 @@ __all__ = ["EmitFn", "Runner"]
 
 _log = logging.getLogger("actors.runner")
 
+# Reads start small and double while they come back full. A 64 KiB read whose
+# bytes are mostly unused leaves a hole in the heap next to the output that is
+# kept: with 10 KB results that cost 8 KB of RSS per retained execution
+# (measured), while a flood still reaches 64 KiB reads after two full ones.
+FIRST_READ_SIZE = 16 * 1024
 READ_SIZE = 64 * 1024
 # After the main process exits, descendants get this long to finish writing to
 # the pipes we read; then the group is killed so a background job can never keep
@@ -118,6 +123,7 @@ class Runner:
         self._next_progress = math.inf
         self._last_output = started_mono
         self._streams: dict[int, StreamCollector] = {}
+        self._read_sizes: dict[int, int] = {}
         self._exit_fd: int | None = None
         self._stdin_fd: int | None = None
         self._poller = select.poll()
@@ -272,10 +278,13 @@ class Runner:
             self._close_stdin()
 
     def _on_output(self, fd: int, collector: StreamCollector) -> None:
+        size = self._read_sizes.get(fd, FIRST_READ_SIZE)
         try:
-            data = os.read(fd, READ_SIZE)
+            data = os.read(fd, size)
         except OSError:
             data = b""
+        if len(data) == size and size < READ_SIZE:
+            self._read_sizes[fd] = size * 2
         if not data:
             self._publish(collector, collector.finish())
             self._poller.unregister(fd)

@@ -120,7 +120,7 @@ class StreamCollector:
             self.lines += lines
             return lines + self._beyond_cap(rest)
         lines = self._split(self._decoder.decode(head, final=True))
-        lines += self._flush_partial(lookahead=rest)
+        lines += self._flush_partial(cut_by_cap=True)
         self.lines += lines
         self._decoder.reset()
         if self._strategy is OversizedOutputStrategy.TRUNCATE_WITH_WARNING:
@@ -249,32 +249,26 @@ class StreamCollector:
             self._clean = self._clean[size:]
         return pieces
 
-    def _flush_partial(self, lookahead: bytes = b"") -> list[str]:
+    def _flush_partial(self, *, cut_by_cap: bool = False) -> list[str]:
         if not self._clean and not self._partial:
             return []
         line = self._clean + self._redact(self._partial)
         self._clean = self._partial = ""
-        if lookahead and self._redact.secrets:
-            line = self._mask_cut_secret(line, lookahead)
+        if cut_by_cap and self._redact.secrets:
+            line = self._mask_cut_secret(line)
         return self._cut_long([line[:-1] if line.endswith("\r") else line])
 
-    def _mask_cut_secret(self, line: str, lookahead: bytes) -> str:
-        """Mask the start of a secret that the output cap cut off at the end of ``line``.
+    def _mask_cut_secret(self, line: str) -> str:
+        """Mask a tail of ``line`` that starts a secret: the output cap cut it there.
 
-        The bytes after the cap may not hold the rest of the secret yet, so a
-        tail that could still become a secret is masked too: it is the last
-        line before a truncation, where a few masked characters cost nothing.
+        Whether the rest of the secret followed depends on how far the reads
+        had got, so the tail is masked whenever it could start one: the same
+        output keeps the same text however it was read, and no part of a
+        secret survives the cut. It is the last line before a truncation, where
+        a few masked characters cost nothing.
         """
-        # Non-final decode: a character cut at the end of the lookahead decodes
-        # to nothing, so it cannot rule out the rest of a secret.
-        following = codecs.getincrementaldecoder("utf-8")("replace").decode(
-            lookahead[: 4 * self._redact.longest]
-        )
         for secret in self._redact.secrets:
             for cut in range(len(secret) - 1, 0, -1):
-                rest = secret[cut:]
-                if line.endswith(secret[:cut]) and (
-                    following.startswith(rest) or rest.startswith(following)
-                ):
+                if line.endswith(secret[:cut]):
                     return line[:-cut] + MASK
         return line
