@@ -138,12 +138,14 @@ def test_the_launch_env_has_an_empty_aws_pager(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("AWS_PAGER", raising=False)
     command = AwsCli(service="sts", operation="get-caller-identity")
     spec = build_launch_spec(request(command), ExecutionConfig.testing())
+    assert spec.env is not None
     assert spec.env["AWS_PAGER"] == ""
 
 
 def test_the_launch_env_keeps_the_aws_pager_the_request_sets() -> None:
     command = AwsCli(service="sts", operation="get-caller-identity")
     spec = build_launch_spec(request(command, env={"AWS_PAGER": "cat"}), ExecutionConfig.testing())
+    assert spec.env is not None
     assert spec.env["AWS_PAGER"] == "cat"
 
 
@@ -155,6 +157,7 @@ def test_an_inherited_aws_pager_does_not_reach_the_child(
     monkeypatch.setenv("AWS_PAGER", "less")
     command = AwsCli(service="sts", operation="get-caller-identity")
     spec = build_launch_spec(request(command), ExecutionConfig.testing())
+    assert spec.env is not None
     assert spec.env["AWS_PAGER"] == ""
 
 
