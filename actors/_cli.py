@@ -11,14 +11,15 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import select
 import signal
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from importlib import metadata
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -34,6 +35,7 @@ from messages import (
 
 from ._cli_output import Batch, JsonView, PlainView, Sink, TaggedView, View
 from ._engine import ExecutionEngine
+from ._exit import process_groups
 
 __all__ = ["main"]
 
@@ -47,12 +49,56 @@ class UsageError(Exception):
     """A bad command line or input; shown as one line, exit status 2."""
 
 
-class Interrupted(BaseException):
-    """SIGINT, SIGTERM or SIGHUP arrived; the run ends with 128 + the signal number."""
+class _Interrupts:
+    """SIGINT, SIGTERM and SIGHUP while a batch runs: noted, never raised.
 
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
+    An exception raised from a signal handler can land inside a lock's
+    internals (seen: "release unlocked lock" out of a pykka future in the
+    middle of execute()), so the handler only notes the first signal and
+    writes to a pipe the main thread waits on. A second one SIGKILLs every
+    process group at once instead of waiting for the kill grace.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._read, self._write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._previous: dict[int, Any] = {}
+        self._previous_wakeup_fd = -1
+
+    def __enter__(self) -> _Interrupts:
+        self._previous = {signum: signal.signal(signum, self._handle) for signum in _INTERRUPTS}
+        # The kernel may deliver the signal to any thread; only the main thread
+        # runs Python handlers, and it may sit in select() meanwhile. With the
+        # pipe as wake-up fd, the C-level handler writes to it from whichever
+        # thread got the signal, so select() returns and the handler runs.
+        self._previous_wakeup_fd = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        signal.set_wakeup_fd(self._previous_wakeup_fd)
+        for signum, old in self._previous.items():
+            signal.signal(signum, old)
+        os.close(self._read)
+        os.close(self._write)
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.signum is None:
+            self.signum = signum
+        else:
+            process_groups.kill_all()
+        self.wake()
+
+    def wake(self) -> None:
+        """Wake ``wait_until``; safe from any thread and from a signal handler."""
+        with suppress(OSError):  # a full pipe already means "wake up"
+            os.write(self._write, b"\0")
+
+    def wait_until(self, done: Callable[[], bool]) -> None:
+        """Block until ``done()`` or a signal; ``done``'s owner calls ``wake`` when it may be."""
+        while self.signum is None and not done():
+            select.select([self._read], [], [])
+            with suppress(BlockingIOError):
+                os.read(self._read, 512)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -233,52 +279,39 @@ def _config(args: argparse.Namespace, jobs: int, queued: int) -> ExecutionConfig
         raise UsageError(_one_line(exc)) from None
 
 
-@contextmanager
-def _interrupts_raise() -> Iterator[None]:
-    """While inside, SIGINT, SIGTERM and SIGHUP raise ``Interrupted`` in the main thread."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise Interrupted(signum)
-
-    previous = {signum: signal.signal(signum, handler) for signum in _INTERRUPTS}
-    try:
-        yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
-
-
 def _execute(
     config: ExecutionConfig, requests: list[ExecutionRequest], view: View, err: Sink
 ) -> int:
     """Run the batch on one engine; always shut it down; return the exit status."""
     batch = Batch(requests, view)
-    interrupted: Interrupted | None = None
-    with _interrupts_raise():
+    with _Interrupts() as interrupts:
+        batch.wake = interrupts.wake
         try:
             engine = ExecutionEngine(config, event_handler=batch)
         except OSError as exc:
             raise UsageError(f"cannot create log dir {config.log_dir}: {exc.strerror}") from None
         try:
             for request in requests:
+                if interrupts.signum is not None:
+                    break
                 engine.execute(request)
-            batch.wait()
-        except Interrupted as exc:
-            interrupted = exc
-            name = signal.Signals(exc.signum).name
-            err.write(f"\n{PROG}: {name}: cancelling every execution and killing its processes\n")
+            interrupts.wait_until(batch.ended)
+            if interrupts.signum is not None:
+                name = signal.Signals(interrupts.signum).name
+                err.write(
+                    f"\n{PROG}: {name}: cancelling every execution and killing its processes\n"
+                )
         except ExecutionError as exc:
             raise UsageError(str(exc)) from None
         finally:
-            # A second interrupt skips the kill grace: the engine's atexit hook
-            # SIGKILLs every process group that is still alive.
-            with suppress(Interrupted):
-                engine.shutdown()
+            # A second interrupt during this skips the kill grace (see _Interrupts).
+            engine.shutdown()
+        signum = interrupts.signum
     rows = list(batch.rows.values())
-    if interrupted is None:
+    if signum is None:
         status = batch.exit_status()
     else:
-        status = 128 + interrupted.signum
+        status = 128 + signum
         for row in rows:
             if not row.status.is_terminal:
                 row.status, row.error = ExecutionStatus.CANCELLED, "not run: interrupted"
@@ -345,7 +378,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         err.write(f"{PROG}: error: {exc}\n")
         return EXIT_USAGE
-    except Interrupted as exc:  # before the engine ran: nothing to cancel
-        return 128 + exc.signum
     except KeyboardInterrupt:  # while reading --file - from a terminal
         return 128 + signal.SIGINT

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -46,6 +47,12 @@ __all__ = [
 ]
 
 CLEAR_LINE = "\r\x1b[2K"
+
+
+def _nothing() -> None:
+    pass
+
+
 _RESET = "\x1b[0m"
 _TAG_COLOURS = ("36", "35", "34", "33", "32", "96", "95", "94", "93", "92")
 _STATUS_COLOURS = {
@@ -301,6 +308,8 @@ class Batch:
         self._view = view
         self._running = self._ended = self._failed = 0
         self._all_ended = threading.Event()
+        self.wake: Callable[[], None] = _nothing
+        """Called (on the dispatch thread) once every execution has ended."""
         if not self.rows:
             self._all_ended.set()
 
@@ -317,6 +326,7 @@ class Batch:
         self._view.show(event, row, self.counts())
         if self._ended == len(self.rows) or self._view.broken:
             self._all_ended.set()
+            self.wake()
 
     def _end(self, row: Row, event: Completed | Failed | Cancelled) -> None:
         if row.status is ExecutionStatus.RUNNING:
@@ -339,9 +349,12 @@ class Batch:
         pending = total - self._running - self._ended
         return Counts(total, pending, self._running, self._ended, self._failed)
 
+    def ended(self) -> bool:
+        """True once every execution has ended (or nobody reads the output any more)."""
+        return self._all_ended.is_set()
+
     def wait(self) -> None:
         """Block until every execution has ended (or nobody reads the output any more)."""
-        # Event.wait without a timeout still lets SIGINT raise in the main thread.
         self._all_ended.wait()
 
     def exit_status(self) -> int:

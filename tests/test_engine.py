@@ -269,7 +269,14 @@ def test_process_helpers_see_a_live_process() -> None:
     with subprocess.Popen(["sleep", marker]) as proc:
         try:
             assert is_alive(proc.pid)
-            assert [p.pid for p in processes_with_args("sleep", marker)] == [proc.pid]
+            # Popen returns once execve has begun, which can be before the new
+            # command line shows in /proc: look again until it does.
+            deadline = time.monotonic() + 10
+            tick = threading.Event()
+            while not (found := processes_with_args("sleep", marker)):
+                assert time.monotonic() < deadline, "sleep never showed in /proc"
+                tick.wait(0.01)
+            assert [p.pid for p in found] == [proc.pid]
         finally:
             proc.kill()
     assert not is_alive(proc.pid)
