@@ -20,6 +20,7 @@ from messages import AwsCli, Exec, ExecutionConfig, ExecutionRequest, Script, Sh
 __all__ = ["Child", "LaunchSpec", "Launcher", "LocalLauncher", "build_launch_spec"]
 
 _MINIMAL_ENV = ("PATH", "HOME", "LANG")
+_POSIX_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ def build_launch_spec(request: ExecutionRequest, config: ExecutionConfig) -> Lau
         case Exec():
             argv = (command.program, *command.args)
         case Script():
-            argv = (command.interpreter, "-c", command.content, *command.args)
+            argv = (command.interpreter, "-c", command.content, *_script_args(command))
         case AwsCli():
             argv = ("aws", *command.argv_tail())
     aws = isinstance(command, AwsCli)
@@ -62,6 +63,16 @@ def build_launch_spec(request: ExecutionRequest, config: ExecutionConfig) -> Lau
         env["AWS_PAGER"] = ""
     stdin = None if request.stdin is None else request.stdin.encode("utf-8")
     return LaunchSpec(argv=argv, env=env, cwd=request.working_dir, stdin=stdin)
+
+
+def _script_args(script: Script) -> tuple[str, ...]:
+    # A POSIX shell given `-c TEXT ARG...` makes the first ARG $0, not $1;
+    # the script's own name goes there so its args are $1, $2... as in a file.
+    # Other interpreters (python -c) already see their args from argv[1] on.
+    name = os.path.basename(script.interpreter)
+    if name.rstrip("0123456789.") in _POSIX_SHELLS:
+        return (name, *script.args)
+    return script.args
 
 
 class Child(Protocol):

@@ -710,3 +710,15 @@ def test_without_a_log_dir_there_is_no_log_file(make_engine: EngineFactory, log_
     assert result.log_path is None
     assert engine.read_logs(execution_id) == ""
     assert not log_dir.exists()
+
+
+def test_a_shell_script_sees_its_args_as_dollar_1_and_up(engine: ExecutionEngine) -> None:
+    script = Script(content='echo "$0|$1|$2|$#"', args=("first", "second"))
+    result = engine.get_result(engine.execute(request(script)), timeout=RESULT_TIMEOUT_S)
+    assert result.stdout == "bash|first|second|2"
+
+
+def test_a_sh_script_sees_its_args_as_dollar_1_and_up(engine: ExecutionEngine) -> None:
+    script = Script(content='echo "$1 $#"', interpreter="/bin/sh", args=("only",))
+    result = engine.get_result(engine.execute(request(script)), timeout=RESULT_TIMEOUT_S)
+    assert result.stdout == "only 1"
