@@ -353,10 +353,6 @@ class Batch:
         """True once every execution has ended (or nobody reads the output any more)."""
         return self._all_ended.is_set()
 
-    def wait(self) -> None:
-        """Block until every execution has ended (or nobody reads the output any more)."""
-        self._all_ended.wait()
-
     def exit_status(self) -> int:
         """0 when every execution completed, 1 otherwise."""
         ok = all(row.status is ExecutionStatus.COMPLETED for row in self.rows.values())

@@ -25,6 +25,7 @@ __all__ = [
     "Spawned",
     "SubmitWatched",
     "Tick",
+    "cancel_message",
 ]
 
 
@@ -103,3 +104,10 @@ class Shutdown:
 @dataclass(frozen=True, slots=True)
 class Tick:
     """Ticker → janitor: time for the scheduled cleanup."""
+
+
+def cancel_message(reason: str) -> str:
+    """The ``error`` of an execution cancelled while running (``cancel`` or ``shutdown``)."""
+    if reason == "shutdown":
+        return "cancelled by engine shutdown; process group killed"
+    return "cancelled; process group killed"

@@ -32,7 +32,7 @@ from messages import (
 )
 
 from ._exit import process_groups
-from ._internal import Outcome
+from ._internal import Outcome, cancel_message
 from ._logfile import ExecutionLog
 from ._process import Child, describe_exit
 from ._streams import StreamCollector
@@ -120,7 +120,7 @@ class Runner:
         self._exited = False
         self._drain_until = math.inf
         self._abandon_at = math.inf
-        self._next_progress = math.inf
+        self._next_progress = started_mono + self._progress_s
         self._last_output = started_mono
         self._streams: dict[int, StreamCollector] = {}
         self._read_sizes: dict[int, int] = {}
@@ -172,7 +172,7 @@ class Runner:
 
     def _loop(self) -> Outcome:
         child = self._child
-        self._poller = poller = select.poll()
+        poller = self._poller
         self._streams = {child.stdout_fd: self._out, child.stderr_fd: self._err}
         for fd in self._streams:
             poller.register(fd, select.POLLIN)
@@ -186,8 +186,6 @@ class Runner:
                 self._close_stdin()
             else:
                 poller.register(self._stdin_fd, select.POLLOUT)
-        self._last_output = self._start
-        self._next_progress = self._start + self._progress_s
 
         while not self._done(time.monotonic()):
             now = time.monotonic()
@@ -360,10 +358,8 @@ class Runner:
                     f"{self._config.max_output_size_bytes} (strategy fail_execution); "
                     "process group killed"
                 )
-            case "shutdown":
-                return "cancelled by engine shutdown; process group killed"
             case _:
-                return "cancelled; process group killed"
+                return cancel_message(reason)
 
     def _outcome(
         self,

@@ -44,6 +44,7 @@ from ._internal import (
     Shutdown,
     Spawned,
     SubmitWatched,
+    cancel_message,
 )
 from ._process import Launcher
 from ._runner import EmitFn
@@ -229,11 +230,9 @@ class SupervisorActor(EngineActor):
         outcome = message.outcome
         record.kill = None
         if record.cancel_reason is not None:
-            error = (
-                "cancelled by engine shutdown; process group killed"
-                if record.cancel_reason == "shutdown"
-                else "cancelled; process group killed"
-            )
+            # Also when the child exited on its own as the kill was on its way:
+            # cancel() answered True, so the execution is cancelled.
+            error = cancel_message(record.cancel_reason)
             self._end(record, ExecutionStatus.CANCELLED, error=error, outcome=outcome)
         else:
             self._end(
