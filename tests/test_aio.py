@@ -39,9 +39,16 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(asyncio.wait_for(coro, DEADLINE))
 
 
-def subscriptions(engine: ExecutionEngine) -> tuple[set[Any], list[Any]]:
-    """What ``signals.event`` holds: every receiver, and those that hear ``engine``."""
-    return set(signals.event.receivers), list(signals.event.receivers_for(engine))
+def subscriptions(engine: ExecutionEngine) -> tuple[Any, ...]:
+    """What ``signals.event`` holds: its receivers, those of ``engine``, its bookkeeping."""
+    signal = signals.event
+    return (
+        set(signal.receivers),
+        list(signal.receivers_for(engine)),
+        # blinker's own maps; an empty set left for a sender is dropped with the sender.
+        {k: set(v) for k, v in signal._by_receiver.items()},
+        {k: set(v) for k, v in signal._by_sender.items() if v},
+    )
 
 
 async def until_terminal(stream: EventStream, execution_id: UUID) -> list[ExecutionEvent]:
