@@ -165,7 +165,7 @@ class AsyncExecutionEngine:
 
     def _finish_streams(self) -> None:
         for stream in self._fanout.streams:
-            stream.finish()
+            stream.close()
 
     async def __aenter__(self) -> Self:
         return self
