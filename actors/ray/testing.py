@@ -73,7 +73,15 @@ class LocalRayHead:
 
     def start(self) -> None:
         """Start the head and wait until its GCS port accepts connections."""
-        os.environ.update(LOOPBACK_ENV)  # the driver must not swap addresses either
+        os.environ.update(LOOPBACK_ENV)
+        if "ray" in sys.modules:
+            from ray._private import ray_constants  # noqa: PLC0415 - read once at import
+
+            if ray_constants.ENABLE_RAY_CLUSTER:
+                raise RuntimeError(
+                    "ray was imported before RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 was set: "
+                    "this driver would wait for ever on the machine's address"
+                )
         ray = str(Path(sys.executable).with_name("ray"))
         argv = [
             ray,

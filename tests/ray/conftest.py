@@ -1,0 +1,32 @@
+"""A local Ray head for the whole session, on loopback, and the driver's connection to it.
+
+The environment is set before anything imports ``ray``: Ray reads
+``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`` once, at import, and without it the
+driver swaps 127.0.0.1 for the machine's address and waits for ever.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports ray (importing actors.ray does); LocalRayHead checks it.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+
+from collections.abc import Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+
+ray = pytest.importorskip("ray")
+
+from actors.ray.testing import LocalRayHead  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def ray_head() -> Iterator[LocalRayHead]:
+    """A 2-CPU head without dashboard, connected; every process of it killed at the end."""
+    with LocalRayHead(num_cpus=2) as head:
+        ray.init(address=head.address, log_to_driver=False, logging_level="WARNING")
+        try:
+            yield head
+        finally:
+            ray.shutdown()
