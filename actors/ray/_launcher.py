@@ -4,8 +4,8 @@ Each execution is one Ray streaming-generator task (``_node.run_child``) that
 reserves ``num_cpus`` while it runs; Ray picks the node. A reader thread per
 child pulls the task's frames into a small queue that ``pump`` drains on the
 runner's thread, so ``wake`` can always interrupt a wait. Signals go to the
-node as a zero-CPU task pinned there; ``close`` cancels the task, whose
-``finally`` kills the group and reaps on the node.
+node as a zero-CPU task pinned there; ``close`` releases the task the same
+way, and its ``finally`` kills the group and reaps on the node.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ _STREAMS = (StreamName.STDOUT, StreamName.STDERR)
 # node's task pauses after _NODE_BACKLOG unread frames (Ray's generator backpressure).
 _QUEUE_FRAMES = 16
 _NODE_BACKLOG = 16
-# How long close() waits for the cancelled task's frames to stop.
+# How long close() waits for a released task to end.
 _CLOSE_WAIT_S = 10.0
 _WAKE: tuple[Any, ...] = ("wake",)
 
@@ -289,9 +289,9 @@ class _RayChild:
             return
         self._closing.set()
         if self._reader.is_alive():
-            # The task's finally kills the group and reaps on the node; the
+            # Released, the task kills the group and reaps on the node; the
             # reader ends when the task has.
             with contextlib.suppress(RayError):
-                ray.cancel(self._gen)
+                self._launcher.signal_node(self._node, self._pid, self._starttime, 0)
             self._reader.join(_CLOSE_WAIT_S)
         self._launcher.forget(self)

@@ -9,8 +9,8 @@ stdin, and yields frames (plain tuples, cheap to pickle) in order:
 - ``("out", stream_index, bytes)`` chunks, ``("eof", stream_index)`` per stream;
 - ``("exit", status)`` when the main process exits (negative for a signal).
 
-When the child has exited and both pipes ended, or when the driver cancels the
-task, the whole group is killed and the main process reaped. Until then the
+When the child has exited and both pipes ended, or when the driver releases it
+(``signal_group`` with signal 0), the whole group is killed and the main process reaped. Until then the
 main process stays a zombie (``WNOWAIT``), so its group id cannot be reused
 and ``signal_group`` never reaches a stranger; ``signal_group`` also checks the
 process's start time, for a signal that arrives after the reap.
@@ -23,6 +23,7 @@ import os
 import select
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,11 @@ Frame = tuple[Any, ...]
 # few dozen a second (measured: see README) for 10 ms more latency.
 CHUNK_MAX = 1024 * 1024
 COALESCE_S = 0.01
+# ray.cancel never reached a generator task blocked in poll (measured: still
+# running 10 s later), so the driver releases a child through a file the loop
+# looks for this often; it matters only while a process that escaped the group
+# holds the pipes.
+RELEASE_CHECK_MS = 100
 READ_SIZE = 64 * 1024
 
 
@@ -51,10 +57,21 @@ def _starttime(pid: int) -> str | None:
     return stat.rpartition(")")[2].split()[19]
 
 
+def _release_path(pid: int, starttime: str | None) -> Path:
+    return Path(tempfile.gettempdir()) / f"cee-release-{pid}-{starttime}"
+
+
 def signal_group(pid: int, starttime: str | None, signum: int) -> None:
-    """Send ``signum`` to the group led by ``pid`` if that is still the child we started."""
+    """Send ``signum`` to the group led by ``pid`` if that is still the child we started.
+
+    Signal 0 releases the child instead: its task stops reading, kills the
+    group, reaps and ends.
+    """
     if starttime is not None and _starttime(pid) != starttime:
         return  # reaped: the pid may belong to a stranger now
+    if signum == 0:
+        _release_path(pid, starttime).touch()
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signum)
 
@@ -111,11 +128,15 @@ def run_child(spec: LaunchSpec) -> Iterator[Frame]:
     except OSError as exc:
         yield ("spawn_error", exc.errno or 0, str(exc))
         return
+    starttime = _starttime(proc.pid)
+    release = _release_path(proc.pid, starttime)
     try:
-        yield ("started", proc.pid, _starttime(proc.pid), node_id, os.getpid())
-        yield from _pump(proc, spec.stdin)
+        yield ("started", proc.pid, starttime, node_id, os.getpid())
+        yield from _pump(proc, spec.stdin, release)
     finally:
-        # Also on cancel (KeyboardInterrupt here) and on a lost driver.
+        with contextlib.suppress(OSError):
+            release.unlink()
+        # Also when released, or when the driver is gone (GeneratorExit here).
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         for pipe in (proc.stdin, proc.stdout, proc.stderr):
@@ -125,7 +146,7 @@ def run_child(spec: LaunchSpec) -> Iterator[Frame]:
         proc.wait()
 
 
-def _pump(proc: subprocess.Popen[bytes], stdin: bytes | None) -> Iterator[Frame]:
+def _pump(proc: subprocess.Popen[bytes], stdin: bytes | None, release: Path) -> Iterator[Frame]:
     assert proc.stdout is not None and proc.stderr is not None
     poller = select.poll()
     streams = {proc.stdout.fileno(): 0, proc.stderr.fileno(): 1}
@@ -145,8 +166,8 @@ def _pump(proc: subprocess.Popen[bytes], stdin: bytes | None) -> Iterator[Frame]
             poller.register(stdin_fd, select.POLLOUT)
     exited = False
     try:
-        while streams or not exited:
-            for fd, _ in poller.poll():
+        while (streams or not exited) and not release.exists():
+            for fd, _ in poller.poll(RELEASE_CHECK_MS):
                 if fd in streams:
                     data = _read_burst(fd)
                     if data:

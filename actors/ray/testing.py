@@ -1,8 +1,9 @@
 """A throwaway local Ray head for tests and benchmarks: ``LocalRayHead``.
 
-The head runs ``ray start --head --block`` as the leader of a session of its
-own, on loopback only, with a short temp dir; ``stop()`` kills every process of
-that session and nothing else. Never ``ray stop``: it kills every Ray process
+The head runs ``ray start --head --block`` in a session of its own, on
+loopback only, with a short temp dir; ``stop()`` kills every process of that
+session and nothing else. The head is detached (its parent exits at once), so,
+as a real cluster, none of its processes is a descendant of the driver. Never ``ray stop``: it kills every Ray process
 on the machine by name, other people's included.
 """
 
@@ -69,7 +70,13 @@ class LocalRayHead:
         self.address = f"127.0.0.1:{self.port}"
         """What ``ray.init`` and ``RayLauncher`` take to join this head."""
         self._dir = Path(tempfile.mkdtemp(prefix="rh", dir="/tmp"))
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._sid: int | None = None
+        self.env = os.environ | LOOPBACK_ENV | {
+            # Keep idle workers: a driver's connections to workers that come and
+            # go would look like leaked fds to a test's leak check.
+            "RAY_idle_worker_killing_time_threshold_ms": str(24 * 3600 * 1000),
+            "RAY_num_workers_soft_limit": "64",
+        }
 
     def start(self) -> None:
         """Start the head and wait until its GCS port accepts connections."""
@@ -95,18 +102,18 @@ class LocalRayHead:
             "--disable-usage-stats",
             f"--temp-dir={self._dir / 'r'}",
         ]
-        with open(self._dir / "head.log", "wb") as log:
-            self._proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=os.environ | LOOPBACK_ENV,
-                start_new_session=True,
-            )
+        # A shell leads the new session, starts the head in the background and
+        # exits: the head is adopted by init and the session id is the shell's pid.
+        detach = 'exec "$@" </dev/null >"$LOG" 2>&1 &'
+        with subprocess.Popen(
+            ["/bin/sh", "-c", detach, "sh", *argv],
+            env=self.env | {"LOG": str(self._dir / "head.log")},
+            start_new_session=True,
+        ) as shell:
+            self._sid = shell.pid
         deadline = time.monotonic() + _START_TIMEOUT_S
         while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
+            if not session_pids(self._sid):
                 raise RuntimeError(f"ray start exited: {self.log_text()[-2000:]}")
             with contextlib.suppress(OSError):
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
@@ -121,22 +128,24 @@ class LocalRayHead:
 
     def stop(self) -> None:
         """Kill every process of the head's session, wait for them, remove the temp dir."""
-        proc, self._proc = self._proc, None
-        if proc is None:
+        sid, self._sid = self._sid, None
+        if sid is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(_TERM_GRACE_S)
-        # Ray's workers are in process groups of their own but stay in the session.
+        # SIGTERM makes `ray start --block` stop its children, which took longer
+        # than this grace on a loaded machine; whatever is left is killed. Ray's
+        # workers are in process groups of their own but stay in the session.
+        for pid in session_pids(sid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + _TERM_GRACE_S
+        while session_pids(sid) and time.monotonic() < deadline:
+            time.sleep(0.05)
         deadline = time.monotonic() + 10
-        while (pids := session_pids(proc.pid)) and time.monotonic() < deadline:
+        while (pids := session_pids(sid)) and time.monotonic() < deadline:
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.05)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> Self:
