@@ -251,9 +251,12 @@ class _Node:
 
 def main() -> int:
     """Serve the engine on stdin/stdout until stdin ends."""
-    # The engine may be gone when we answer; a broken pipe must end us quietly.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    _Node(sys.stdin.fileno(), sys.stdout.fileno()).serve()
+    # SIGPIPE stays ignored (Python's default): a child that exits without
+    # reading its stdin must cost an EPIPE on that pipe, not the node's life.
+    try:
+        _Node(sys.stdin.fileno(), sys.stdout.fileno()).serve()
+    except BrokenPipeError:  # the engine is gone; serve() has killed every child
+        return 1
     return 0
 
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import pytest
 
 from actors._process import LocalLauncher
+from tests._helper_fd_bridge import BridgedHelperLauncher
 from tests.conformance import ConformanceSuite, LauncherFactory
 
-LAUNCHERS: dict[str, LauncherFactory] = {"local": LocalLauncher}
+LAUNCHERS: dict[str, LauncherFactory] = {
+    "local": LocalLauncher,
+    # Children in a separate helper process over a pipe, as on a remote node.
+    "helper": BridgedHelperLauncher,
+}
 """Each launcher the suite runs against, by test id."""
 
 

@@ -201,3 +201,11 @@ def test_a_helper_that_dies_reports_every_child_lost(launcher: HelperProcessLaun
     child.close()
     with pytest.raises(OSError):
         launcher.spawn(spec("pass"))
+
+
+def test_a_child_that_exits_without_reading_its_stdin_costs_the_helper_nothing(
+    launcher: HelperProcessLauncher,
+) -> None:
+    sink = run_to_end(launcher, spec("print('no reading')", stdin=b"x" * (1024 * 1024)))
+    assert (sink.output["stdout"], sink.exits) == (bytearray(b"no reading\n"), [0])
+    assert run_to_end(launcher, spec("print('still here')")).output["stdout"] == b"still here\n"
