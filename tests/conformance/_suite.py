@@ -7,6 +7,7 @@ from ._ends import Cancelling, Leftovers, Timeouts
 from ._io import Inputs, OutputLines
 from ._lifecycle import Lifecycle
 from ._limits import OutputCaps, Redaction
+from ._load import Load
 
 __all__ = ["ConformanceSuite"]
 
@@ -22,6 +23,7 @@ class ConformanceSuite(
     OutputCaps,
     Redaction,
     Lifecycle,
+    Load,
 ):
     """Every behaviour of an execution, run against the launcher under test.
 
