@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._activity import Activity
 from ._commands import CommandKinds, ExitStatus
 from ._ends import Cancelling, Leftovers, Timeouts
 from ._io import Inputs, OutputLines
@@ -24,6 +25,7 @@ class ConformanceSuite(
     Redaction,
     Lifecycle,
     Load,
+    Activity,
 ):
     """Every behaviour of an execution, run against the launcher under test.
 
