@@ -9,6 +9,7 @@ from ._io import Inputs, OutputLines
 from ._lifecycle import Lifecycle
 from ._limits import OutputCaps, Redaction
 from ._load import Load
+from ._nodes import Nodes
 
 __all__ = ["ConformanceSuite"]
 
@@ -26,6 +27,7 @@ class ConformanceSuite(
     Lifecycle,
     Load,
     Activity,
+    Nodes,
 ):
     """Every behaviour of an execution, run against the launcher under test.
 

@@ -69,11 +69,14 @@ class ConformanceEngine:
     Args:
         engine: the engine.
         recorder: records every event of ``engine`` from its construction on.
+        launcher: the launcher under test that ``engine`` uses.
     """
 
-    def __init__(self, engine: ExecutionEngine, recorder: EventRecorder) -> None:
+    def __init__(self, engine: ExecutionEngine, recorder: EventRecorder, launcher: Any) -> None:
         self.engine = engine
         self.recorder = recorder
+        self.launcher = launcher
+        """The engine's launcher (a test may reach its hooks, e.g. ``kill_node``)."""
 
     def run(self, command: Any, **fields: Any) -> ExecutionResult:
         """Execute ``command`` (with any other request fields); wait for its terminal event."""
@@ -129,7 +132,7 @@ class SuiteBase:
             except BaseException:
                 _close(launcher)
                 raise
-            conformance = ConformanceEngine(engine, EventRecorder(engine))
+            conformance = ConformanceEngine(engine, EventRecorder(engine), launcher)
             made.append((conformance, launcher))
             return conformance
 
