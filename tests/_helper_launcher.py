@@ -91,69 +91,18 @@ class _Inbox:
             self.cond.notify_all()
 
 
-class HelperChild:
-    """A child run by the helper: its pid there, its facts here."""
+class _Connection:
+    """One helper process, the pipe pair to it, and the reader thread that splits its facts."""
 
-    def __init__(self, launcher: HelperProcessLauncher, child_id: int, pid: int) -> None:
-        self._launcher = launcher
-        self._id = child_id
-        self._inbox = launcher.inbox(child_id)
-        self._closed = False
-        self.pid = pid
-        """The main process's id on the node."""
-        self.node: str | None = launcher.node
-
-    def pump(self, sink: Sink, timeout: float | None) -> None:
-        """Deliver the facts that arrive within ``timeout`` seconds; return early on ``wake``."""
-        for header, payload in self._inbox.take(timeout):
-            match header["op"]:
-                case "output":
-                    sink.on_output(header["stream"], payload)
-                case "eof":
-                    sink.on_eof(header["stream"])
-                case "exit":
-                    sink.on_exit(header["status"])
-                case "lost":
-                    sink.on_lost(header["message"])
-
-    def wake(self) -> None:
-        """Make a ``pump`` blocked in another thread return now."""
-        self._inbox.wake()
-
-    def signal_group(self, signum: int) -> None:
-        """Send ``signum`` to the child's process group on the node."""
-        if not self._closed:
-            self._launcher.send({"op": "signal", "id": self._id, "signum": signum})
-
-    def abandon(self) -> None:
-        """Stop caring: the node kills what is left of the group and reaps it."""
-        self.close()
-
-    def close(self) -> None:
-        """Release the child on the node (kill what is left, reap) and here."""
-        if not self._closed:
-            self._closed = True
-            self._launcher.send({"op": "close", "id": self._id})
-            self._launcher.forget(self._id)
-
-
-class HelperProcessLauncher:
-    """Starts children in one helper process, talking to it over a pipe pair.
-
-    Args:
-        node: the name children report as their node.
-    """
-
-    def __init__(self, node: str = "helper") -> None:
+    def __init__(self, node: str) -> None:
         self.node = node
         self._lock = threading.Lock()
         self._inboxes: dict[int, _Inbox] = {}
-        self._ids = itertools.count(1)
-        self._lost: str | None = None
+        self.lost: str | None = None
         self._closed = False
         # Its own session: the terminal's Ctrl-C must not kill the node behind
         # the engine's back; the engine ends it by closing its stdin.
-        self._helper = subprocess.Popen(
+        self.helper = subprocess.Popen(
             [sys.executable, "-I", str(HELPER_SCRIPT)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -161,50 +110,22 @@ class HelperProcessLauncher:
             close_fds=True,
             start_new_session=True,
         )
-        assert self._helper.stdin is not None and self._helper.stdout is not None
-        self._to_helper = self._helper.stdin
-        self._from_helper = self._helper.stdout
+        assert self.helper.stdin is not None and self.helper.stdout is not None
+        self._to_helper = self.helper.stdin
+        self._from_helper = self.helper.stdout
         self._reader = threading.Thread(
             target=self._read, name=f"{ENGINE_THREAD_PREFIX}helper-reader", daemon=True
         )
         self._reader.start()
 
-    @property
-    def helper_pid(self) -> int:
-        """The helper process's id."""
-        return self._helper.pid
-
-    def spawn(self, spec: LaunchSpec) -> HelperChild:
-        """Start a child on the helper; ``OSError`` as the helper's ``Popen`` raised it."""
-        child_id = next(self._ids)
-        inbox = self.inbox(child_id)
-        header = {
-            "op": "spawn",
-            "id": child_id,
-            "argv": list(spec.argv),
-            "env": spec.env,
-            "cwd": None if spec.cwd is None else str(spec.cwd),
-            "stdin": spec.stdin is not None,
-        }
-        self.send(header, spec.stdin or b"")
-        reply = inbox.take(_SPAWN_REPLY_TIMEOUT_S, limit=1)
-        if not reply or reply[0][0]["op"] not in ("spawned", "spawn_error"):
-            self.forget(child_id)
-            raise OSError(errno.EIO, f"helper node {self.node!r} did not answer a spawn")
-        answer = reply[0][0]
-        if answer["op"] == "spawn_error":
-            self.forget(child_id)
-            raise OSError(answer["errno"], answer["strerror"], answer["filename"])
-        return HelperChild(self, child_id, answer["pid"])
-
     def inbox(self, child_id: int) -> _Inbox:
-        """The inbox of ``child_id`` (made on first use)."""
+        """The inbox of ``child_id`` (made on first use; told at once if the node is lost)."""
         with self._lock:
             inbox = self._inboxes.get(child_id)
             if inbox is None:
                 inbox = self._inboxes[child_id] = _Inbox()
-                if self._lost is not None:
-                    inbox.put({"op": "lost", "id": child_id, "message": self._lost})
+                if self.lost is not None:
+                    inbox.put({"op": "lost", "id": child_id, "message": self.lost})
             return inbox
 
     def forget(self, child_id: int) -> None:
@@ -216,7 +137,7 @@ class HelperProcessLauncher:
         """Write one frame to the helper; a gone helper was already reported as lost."""
         data = frame(header, payload)
         with self._lock:
-            if self._lost is not None or self._closed:
+            if self.lost is not None or self._closed:
                 return
             try:
                 self._to_helper.write(data)
@@ -240,10 +161,21 @@ class HelperProcessLauncher:
 
     def _lose(self, message: str) -> None:
         """Tell every child the node is gone (the lock is held)."""
-        if self._lost is None:
-            self._lost = message
+        if self.lost is None:
+            self.lost = message
             for child_id, inbox in self._inboxes.items():
                 inbox.put({"op": "lost", "id": child_id, "message": message})
+
+    def kill(self) -> None:
+        """Kill the helper and every child's group at once, as a node dying would."""
+        children = _children_of(self.helper.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.helper.pid, signal.SIGKILL)
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        # Returns once the loss is seen here, so a spawn after it goes to a new helper.
+        self._reader.join(_HELPER_EXIT_TIMEOUT_S)
 
     def close(self) -> None:
         """End the helper (it kills and reaps every child) and release everything here."""
@@ -251,10 +183,133 @@ class HelperProcessLauncher:
             self._closed = True
             self._to_helper.close()
         try:
-            self._helper.wait(_HELPER_EXIT_TIMEOUT_S)
+            self.helper.wait(_HELPER_EXIT_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._helper.pid, signal.SIGKILL)
-            self._helper.wait()
+                os.killpg(self.helper.pid, signal.SIGKILL)
+            self.helper.wait()
         self._reader.join(_HELPER_EXIT_TIMEOUT_S)
         self._from_helper.close()
+
+
+def _children_of(pid: int) -> list[int]:
+    """The direct children of ``pid`` (from /proc)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as f:
+                    stat = f.read().decode(errors="replace")
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+class HelperChild:
+    """A child run by the helper: its pid there, its facts here."""
+
+    def __init__(self, connection: _Connection, child_id: int, pid: int) -> None:
+        self._connection = connection
+        self._id = child_id
+        self._inbox = connection.inbox(child_id)
+        self._closed = False
+        self.pid = pid
+        """The main process's id on the node."""
+        self.node: str | None = connection.node
+
+    def pump(self, sink: Sink, timeout: float | None) -> None:
+        """Deliver the facts that arrive within ``timeout`` seconds; return early on ``wake``."""
+        for header, payload in self._inbox.take(timeout):
+            match header["op"]:
+                case "output":
+                    sink.on_output(header["stream"], payload)
+                case "eof":
+                    sink.on_eof(header["stream"])
+                case "exit":
+                    sink.on_exit(header["status"])
+                case "lost":
+                    sink.on_lost(header["message"])
+
+    def wake(self) -> None:
+        """Make a ``pump`` blocked in another thread return now."""
+        self._inbox.wake()
+
+    def signal_group(self, signum: int) -> None:
+        """Send ``signum`` to the child's process group on the node."""
+        if not self._closed:
+            self._connection.send({"op": "signal", "id": self._id, "signum": signum})
+
+    def abandon(self) -> None:
+        """Stop caring: the node kills what is left of the group and reaps it."""
+        self.close()
+
+    def close(self) -> None:
+        """Release the child on the node (kill what is left, reap) and here."""
+        if not self._closed:
+            self._closed = True
+            self._connection.send({"op": "close", "id": self._id})
+            self._connection.forget(self._id)
+
+
+class HelperProcessLauncher:
+    """Starts children in one helper process, talking to it over a pipe pair.
+
+    A lost helper (it died, or its pipe broke) is replaced by a new one at the
+    next spawn, as a cluster backend would reach another node.
+
+    Args:
+        node: the name children report as their node.
+    """
+
+    def __init__(self, node: str = "helper") -> None:
+        self.node = node
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._retired: list[_Connection] = []
+        self._connection = _Connection(node)
+
+    @property
+    def helper_pid(self) -> int:
+        """The current helper process's id."""
+        return self._connection.helper.pid
+
+    def spawn(self, spec: LaunchSpec) -> HelperChild:
+        """Start a child on the helper; ``OSError`` as the helper's ``Popen`` raised it."""
+        with self._lock:
+            if self._connection.lost is not None:
+                self._retired.append(self._connection)
+                self._connection = _Connection(self.node)
+            connection = self._connection
+        child_id = next(self._ids)
+        inbox = connection.inbox(child_id)
+        header = {
+            "op": "spawn",
+            "id": child_id,
+            "argv": list(spec.argv),
+            "env": spec.env,
+            "cwd": None if spec.cwd is None else str(spec.cwd),
+            "stdin": spec.stdin is not None,
+        }
+        connection.send(header, spec.stdin or b"")
+        reply = inbox.take(_SPAWN_REPLY_TIMEOUT_S, limit=1)
+        if not reply or reply[0][0]["op"] not in ("spawned", "spawn_error"):
+            connection.forget(child_id)
+            raise OSError(errno.EIO, f"helper node {self.node!r} did not answer a spawn")
+        answer = reply[0][0]
+        if answer["op"] == "spawn_error":
+            connection.forget(child_id)
+            raise OSError(answer["errno"], answer["strerror"], answer["filename"])
+        return HelperChild(connection, child_id, answer["pid"])
+
+    def kill_node(self) -> None:
+        """Kill the helper and all its children at once: a node dying, for tests."""
+        self._connection.kill()
+
+    def close(self) -> None:
+        """End every helper (each kills and reaps its children); release everything here."""
+        with self._lock:
+            connections, self._retired = [*self._retired, self._connection], []
+        for connection in connections:
+            connection.close()

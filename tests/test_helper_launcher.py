@@ -199,8 +199,29 @@ def test_a_helper_that_dies_reports_every_child_lost(launcher: HelperProcessLaun
     os.killpg(child.pid, signal.SIGKILL)
     assert wait_gone([child.pid]) == []
     child.close()
-    with pytest.raises(OSError):
-        launcher.spawn(spec("pass"))
+
+
+def test_kill_node_takes_the_helper_and_every_child_down_at_once(
+    launcher: HelperProcessLauncher,
+) -> None:
+    children = [launcher.spawn(spec("import time; time.sleep(300)")) for _ in range(2)]
+    helper_pid = launcher.helper_pid
+    launcher.kill_node()
+    sinks = [RecordingSink() for _ in children]
+    for child, sink in zip(children, sinks, strict=True):
+        pump_until(child, sink, lambda sink=sink: bool(sink.lost))  # type: ignore[misc]
+        child.close()
+    assert wait_gone([helper_pid, *(c.pid for c in children)]) == []
+
+
+def test_the_next_spawn_after_a_lost_helper_runs_on_a_new_one(
+    launcher: HelperProcessLauncher,
+) -> None:
+    first = launcher.helper_pid
+    launcher.kill_node()
+    sink = run_to_end(launcher, spec("print('again')"))
+    assert sink.output["stdout"] == b"again\n"
+    assert launcher.helper_pid != first
 
 
 def test_a_child_that_exits_without_reading_its_stdin_costs_the_helper_nothing(
