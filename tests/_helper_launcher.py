@@ -20,14 +20,14 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from actors._process import LaunchSpec
+from actors.backends import ChildSink, LaunchSpec, StreamName
 from actors.testing import ENGINE_THREAD_PREFIX
 
 from ._helper_node import frame, read_frame
 
-__all__ = ["HelperChild", "HelperProcessLauncher", "Sink"]
+__all__ = ["HelperChild", "HelperProcessLauncher"]
 
 HELPER_SCRIPT = Path(__file__).with_name("_helper_node.py")
 # A spawn answer takes a fork and an exec on the helper's side; far above that
@@ -36,22 +36,6 @@ _SPAWN_REPLY_TIMEOUT_S = 30.0
 # After its stdin closes the helper kills and reaps every child; it gets this
 # long before it is killed itself.
 _HELPER_EXIT_TIMEOUT_S = 10.0
-
-
-class Sink(Protocol):
-    """Where a child's facts go (the engine's side of the seam)."""
-
-    def on_output(self, stream: str, data: bytes) -> None:
-        """Bytes the child wrote to ``stream`` ("stdout" or "stderr")."""
-
-    def on_eof(self, stream: str) -> None:
-        """``stream`` reached its end: nobody holds it open any more."""
-
-    def on_exit(self, status: int) -> None:
-        """The main process exited: its code, or minus the signal that killed it."""
-
-    def on_lost(self, message: str) -> None:
-        """The node is gone: no more facts will come."""
 
 
 class _Inbox:
@@ -219,14 +203,14 @@ class HelperChild:
         """The main process's id on the node."""
         self.node: str | None = connection.node
 
-    def pump(self, sink: Sink, timeout: float | None) -> None:
+    def pump(self, sink: ChildSink, timeout: float | None) -> None:
         """Deliver the facts that arrive within ``timeout`` seconds; return early on ``wake``."""
         for header, payload in self._inbox.take(timeout):
             match header["op"]:
                 case "output":
-                    sink.on_output(header["stream"], payload)
+                    sink.on_output(StreamName(header["stream"]), payload)
                 case "eof":
-                    sink.on_eof(header["stream"])
+                    sink.on_eof(StreamName(header["stream"]))
                 case "exit":
                     sink.on_exit(header["status"])
                 case "lost":
@@ -242,8 +226,9 @@ class HelperChild:
             self._connection.send({"op": "signal", "id": self._id, "signum": signum})
 
     def abandon(self) -> None:
-        """Stop caring: the node kills what is left of the group and reaps it."""
-        self.close()
+        """Stop reading the streams on the node; the exit is still reported."""
+        if not self._closed:
+            self._connection.send({"op": "abandon", "id": self._id})
 
     def close(self) -> None:
         """Release the child on the node (kill what is left, reap) and here."""
@@ -288,7 +273,8 @@ class HelperProcessLauncher:
             "op": "spawn",
             "id": child_id,
             "argv": list(spec.argv),
-            "env": spec.env,
+            "inherit_env": spec.inherit_env,
+            "env_overrides": spec.env_overrides,
             "cwd": None if spec.cwd is None else str(spec.cwd),
             "stdin": spec.stdin is not None,
         }

@@ -6,10 +6,12 @@ frames from stdin and writes frames to stdout; each frame is a JSON header and
 a payload of raw bytes (``frame``/``read_frame`` below, shared with the engine
 side, ``tests._helper_launcher``).
 
-Requests, engine to node: ``spawn {id, argv, env, cwd, stdin}`` (payload: the
-stdin bytes when ``stdin`` is true), ``signal {id, signum}`` (to the child's
-process group), ``close {id}`` (the engine is done with the child: kill its
-group if it still runs, close its pipes, reap it).
+Requests, engine to node: ``spawn {id, argv, inherit_env, env_overrides, cwd,
+stdin}`` (payload: the stdin bytes when ``stdin`` is true; the environment is
+built here, on the node's own), ``signal {id, signum}`` (to the child's process
+group), ``abandon {id}`` (stop reading its pipes: a process outside the group
+holds them; its exit is still reported), ``close {id}`` (the engine is done with
+the child: kill its group if it still runs, close its pipes, reap it).
 
 Facts, node to engine: ``spawned {id, pid}``, ``spawn_error {id, errno,
 strerror, filename}``, ``output {id, stream}`` (payload: the bytes),
@@ -37,6 +39,7 @@ from typing import Any
 __all__ = ["frame", "main", "read_frame"]
 
 _HEAD = struct.Struct(">II")  # header length, payload length
+_MINIMAL_ENV = ("PATH", "HOME", "LANG")
 _READ_SIZE = 64 * 1024
 
 
@@ -142,6 +145,8 @@ class _Node:
             return  # a request about a child already forgotten: nothing to do
         elif op == "signal":
             self._signal(child, header["signum"])
+        elif op == "abandon":
+            self._drop_pipes(child)
         elif op == "close":
             self._close(child)
 
@@ -153,7 +158,7 @@ class _Node:
                 stdin=subprocess.PIPE if header["stdin"] else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                env=header["env"],
+                env=_environment(header["inherit_env"], header["env_overrides"]),
                 cwd=header["cwd"],
                 bufsize=0,
                 close_fds=True,
@@ -234,19 +239,35 @@ class _Node:
         child.closed = True
         self._signal(child, signal.SIGKILL)
         self._close_stdin(child)
+        self._drop_pipes(child)
+        if child.exited:
+            child.proc.wait()
+            self._forget(child)
+
+    def _drop_pipes(self, child: _Child) -> None:
+        """Stop reading the child's pipes and close them (no ``eof`` is sent)."""
         for fd in list(child.pipes):
             self._selector.unregister(fd)
         child.pipes.clear()
         assert child.proc.stdout is not None and child.proc.stderr is not None
         child.proc.stdout.close()
         child.proc.stderr.close()
-        if child.exited:
-            child.proc.wait()
-            self._forget(child)
 
     def _forget(self, child: _Child) -> None:
         if self._children.pop(child.id, None) is not None:
             os.close(child.pidfd)
+
+
+def _environment(inherit: bool, overrides: dict[str, str]) -> dict[str, str] | None:
+    """The child's environment on this node, by the rule of ``actors.backends.LaunchSpec``."""
+    if inherit and not overrides:
+        return None
+    if inherit:
+        env = dict(os.environ)
+    else:
+        env = {name: os.environ[name] for name in _MINIMAL_ENV if name in os.environ}
+    env.update(overrides)
+    return env
 
 
 def main() -> int:

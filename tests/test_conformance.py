@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from actors._process import LocalLauncher
-from tests._helper_fd_bridge import BridgedHelperLauncher
+from actors.backends import LocalLauncher
+from tests._helper_launcher import HelperProcessLauncher
 from tests.conformance import ConformanceSuite, LauncherFactory
 
 LAUNCHERS: dict[str, LauncherFactory] = {
     "local": LocalLauncher,
     # Children in a separate helper process over a pipe, as on a remote node.
-    "helper": BridgedHelperLauncher,
+    "helper": HelperProcessLauncher,
 }
 """Each launcher the suite runs against, by test id."""
 

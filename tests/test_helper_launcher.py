@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from actors._process import LaunchSpec
+from actors.backends import LaunchSpec
 from actors.testing import LeakCheck
 from tests._helper_launcher import HelperChild, HelperProcessLauncher
 from tests.conformance._support import sleep_marker, wait_gone
@@ -57,7 +57,7 @@ def pump_until(child: HelperChild, sink: RecordingSink, done: Callable[[], bool]
 
 def spec(code: str, *, stdin: bytes | None = None, cwd: Path | None = None) -> LaunchSpec:
     """A child running ``code`` in this Python."""
-    return LaunchSpec(argv=(sys.executable, "-c", code), env=None, cwd=cwd, stdin=stdin)
+    return LaunchSpec(argv=(sys.executable, "-c", code), cwd=cwd, stdin=stdin)
 
 
 @pytest.fixture
@@ -123,7 +123,10 @@ def test_without_stdin_the_child_reads_dev_null(launcher: HelperProcessLauncher)
 def test_env_and_cwd_reach_the_child(launcher: HelperProcessLauncher, tmp_path: Path) -> None:
     code = "import os; print(os.environ['HELPER_TEST'], os.getcwd())"
     launch = LaunchSpec(
-        argv=(sys.executable, "-c", code), env={"HELPER_TEST": "yes"}, cwd=tmp_path, stdin=None
+        argv=(sys.executable, "-c", code),
+        cwd=tmp_path,
+        stdin=None,
+        env_overrides={"HELPER_TEST": "yes"},
     )
     sink = run_to_end(launcher, launch)
     assert sink.output["stdout"] == f"yes {os.path.realpath(tmp_path)}\n".encode()
@@ -131,7 +134,7 @@ def test_env_and_cwd_reach_the_child(launcher: HelperProcessLauncher, tmp_path: 
 
 def test_a_spawn_error_raises_the_helpers_os_error(launcher: HelperProcessLauncher) -> None:
     missing = "/nonexistent/helper-test-program"
-    launch = LaunchSpec(argv=(missing,), env=None, cwd=None, stdin=None)
+    launch = LaunchSpec(argv=(missing,), cwd=None, stdin=None)
     with pytest.raises(FileNotFoundError) as info:
         launcher.spawn(launch)
     assert info.value.filename == missing
