@@ -233,3 +233,30 @@ def test_a_child_that_exits_without_reading_its_stdin_costs_the_helper_nothing(
     sink = run_to_end(launcher, spec("print('no reading')", stdin=b"x" * (1024 * 1024)))
     assert (sink.output["stdout"], sink.exits) == (bytearray(b"no reading\n"), [0])
     assert run_to_end(launcher, spec("print('still here')")).output["stdout"] == b"still here\n"
+
+
+def test_abandon_stops_reading_yet_the_exit_is_still_reported(
+    launcher: HelperProcessLauncher,
+) -> None:
+    marker = sleep_marker()
+    # The escapee holds both pipes; the main process waits for SIGUSR1, sent after abandon.
+    code = (
+        "import signal, subprocess\n"
+        "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})\n"
+        f"s = subprocess.Popen(['sleep', '{marker}'], start_new_session=True)\n"
+        "print(s.pid, flush=True)\n"
+        "signal.sigwait({signal.SIGUSR1})"
+    )
+    child = launcher.spawn(spec(code))
+    sink = RecordingSink()
+    pump_until(child, sink, lambda: sink.output["stdout"].endswith(b"\n"))
+    escaped = int(sink.output["stdout"])
+    try:
+        child.abandon()
+        child.signal_group(signal.SIGUSR1)
+        pump_until(child, sink, lambda: bool(sink.exits))
+        assert (sink.exits, sink.eof) == ([0], [])
+        child.close()
+    finally:
+        os.kill(escaped, signal.SIGKILL)
+    assert wait_gone([child.pid, escaped]) == []
