@@ -43,3 +43,18 @@ class Nodes(SuiteBase):
         event = recorder.wait_terminal(execution_id, timeout=RESULT_TIMEOUT_S)
         assert isinstance(event, Failed)
         assert (event.reason, event.exit_code) == ("node_lost", None)
+
+    def test_after_a_lost_node_the_engine_serves_on_and_the_next_execution_runs(
+        self, conformance: ConformanceEngine
+    ) -> None:
+        kill_node = getattr(conformance.launcher, "kill_node", None)
+        if kill_node is None:
+            pytest.skip("this launcher cannot lose its node on purpose (no kill_node)")
+        engine, recorder = conformance.engine, conformance.recorder
+        sleeper = py("import time; print('up', flush=True); time.sleep(300)")
+        lost = engine.execute(ExecutionRequest(command=sleeper))
+        recorder.wait_for("stdout", lost, timeout=RESULT_TIMEOUT_S)
+        kill_node()
+        assert engine.get_result(lost, timeout=RESULT_TIMEOUT_S).status is ExecutionStatus.FAILED
+        result = conformance.run(py("print('next')"))
+        assert (result.status, result.stdout) == (ExecutionStatus.COMPLETED, "next")

@@ -10,6 +10,7 @@ from ._lifecycle import Lifecycle
 from ._limits import OutputCaps, Redaction
 from ._load import Load
 from ._nodes import Nodes
+from ._races import Races
 
 __all__ = ["ConformanceSuite"]
 
@@ -28,6 +29,7 @@ class ConformanceSuite(
     Load,
     Activity,
     Nodes,
+    Races,
 ):
     """Every behaviour of an execution, run against the launcher under test.
 
