@@ -5,6 +5,12 @@ models, gives each its per-execution ``seq`` and calls the blinker receivers
 and the ``EventHandler``. Observers are guests: one that raises is logged and
 the others still run; one that is slow delays only other observers, never a
 reader, the supervisor or a result.
+
+Output costs per read, not per line: a read's lines travel as the tuple the
+reader made, untouched, into the ``Stdout``/``Stderr`` event, which is built
+without validation (the engine made every field itself; validating would
+check each line again). Lines are copied and counted only when a slow
+observer makes events merge.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ class _Pending:
         "event_type",
         "execution_id",
         "fields",
+        "merged",
         "seq",
         "taken",
         "timestamp",
@@ -72,6 +79,8 @@ class _Pending:
         self.timestamp = datetime.now(UTC)
         self.fields = fields
         self.taken = False
+        # Set on the first merge into a line event: its lines as a list, their characters.
+        self.merged: list[str] | None = None
         self.chars = 0
         self.dropped = 0
 
@@ -142,19 +151,23 @@ class EventDispatcher:
                 self._last.pop(execution_id, None)
                 return
             pending = _Pending(execution_id, event_type, fields, seq)
-            if event_type in _LINE_EVENTS:
-                pending.fields = {"lines": list(fields["lines"])}
-                pending.chars = sum(map(len, fields["lines"]))
             if not event_type.terminal:
                 self._last[execution_id] = pending
             self._queue.put(pending)
 
     def _merge_lines(self, pending: _Pending, lines: tuple[str, ...]) -> None:
+        # Only here, when an observer has fallen behind, are lines copied and counted.
+        if pending.merged is None:
+            pending.merged = list(pending.fields["lines"])
+            pending.chars = sum(map(len, pending.merged))
+        if pending.dropped:
+            pending.dropped += len(lines)
+            return
         chars = sum(map(len, lines))
-        if pending.dropped or pending.chars + chars > self._line_budget:
+        if pending.chars + chars > self._line_budget:
             pending.dropped += len(lines)
         else:
-            pending.fields["lines"].extend(lines)
+            pending.merged.extend(lines)
             pending.chars += chars
 
     def stop(self, timeout: float) -> bool:
@@ -180,18 +193,31 @@ class EventDispatcher:
         typed = _SIGNAL_OF[event_type]
         if not (self._handler or typed.receivers or signals.event.receivers):
             return
-        fields = item.fields
         if event_type in _LINE_EVENTS:
-            lines = fields["lines"]
-            if item.dropped:
-                lines.append(
-                    f"[{item.dropped} lines not delivered: observers fell behind; "
-                    "the result and the log have them]"
+            lines = item.merged
+            if lines is None:
+                event: EventBase = event_type.model_construct(
+                    execution_id=execution_id,
+                    seq=item.seq,
+                    timestamp=item.timestamp,
+                    lines=item.fields["lines"],
                 )
-            fields = {"lines": tuple(lines)}
-        event = event_type(
-            execution_id=execution_id, seq=item.seq, timestamp=item.timestamp, **fields
-        )
+            else:
+                if item.dropped:
+                    lines.append(
+                        f"[{item.dropped} lines not delivered: observers fell behind; "
+                        "the result and the log have them]"
+                    )
+                event = event_type.model_construct(
+                    execution_id=execution_id,
+                    seq=item.seq,
+                    timestamp=item.timestamp,
+                    lines=tuple(lines),
+                )
+        else:
+            event = event_type(
+                execution_id=execution_id, seq=item.seq, timestamp=item.timestamp, **item.fields
+            )
         self._send(typed, event)
         self._send(signals.event, event)
         if self._handler is not None:
