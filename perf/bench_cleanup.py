@@ -86,7 +86,8 @@ def bench_empty(loops: int, size: int) -> float:
 
 
 if __name__ == "__main__":
-    runner, args = make_runner(processes=2, values=3, loops=1)
+    # A fill of 100,000 takes seconds: no warmup value, two processes of two.
+    runner, args = make_runner(processes=2, values=2, loops=1, warmups=0)
     sizes = (1_000, 2_000) if args.smoke else (10_000, 100_000)
     for size in sizes:
         runner.bench_time_func(f"cleanup-{size}-engine", bench_evict, size, inner_loops=size + 1)
