@@ -231,13 +231,14 @@ class StreamCollector:
             if complete.endswith("\r"):
                 complete = complete[:-1]
         lines = complete.split("\n")
+        joined: str | None = complete
         # A line can only be too long if the whole text is: the usual read never is.
         if len(complete) > self._max_line and max(map(len, lines)) > self._max_line:
-            lines, complete = self._cut_long(lines), None
+            lines, joined = self._cut_long(lines), None
         pieces = self._split_long_partial()
         if pieces:
-            lines, complete = lines + pieces, None
-        return lines, complete
+            lines, joined = lines + pieces, None
+        return lines, joined
 
     def _cut_long(self, lines: list[str]) -> list[str]:
         # Pieces of exactly max_line characters from the start of the line, as
