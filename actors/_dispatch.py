@@ -196,11 +196,13 @@ class EventDispatcher:
         if event_type in _LINE_EVENTS:
             lines = item.merged
             if lines is None:
+                read: tuple[str, ...] = item.fields["lines"]
                 event: EventBase = event_type.model_construct(
                     execution_id=execution_id,
                     seq=item.seq,
                     timestamp=item.timestamp,
-                    lines=item.fields["lines"],
+                    # A frozen event must not share a list its emitter could change.
+                    lines=read if type(read) is tuple else tuple(read),
                 )
             else:
                 if item.dropped:
