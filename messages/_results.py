@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from uuid import UUID
@@ -29,6 +28,8 @@ class ExecutionStatus(StrEnum):
     """Killed for running past its timeout or idle timeout."""
     CANCELLED = "cancelled"
     """Cancelled by a caller or by shutdown."""
+    INTERRUPTED = "interrupted"
+    """Pending or running when the process hosting its engine died (found by history recovery)."""
 
     @property
     def is_terminal(self) -> bool:
@@ -65,7 +66,9 @@ class ExecutionResult(FrozenModel):
     """From start to end; 0 if it never started."""
     log_path: Path | None = None
     pid: int | None = None
-    """The main process's id, if one was spawned."""
+    """The main process's id, if one was spawned (on its node)."""
+    node: str | None = None
+    """The node that ran it, for remote launchers; None for a local child."""
 
 
 class ExecutionSummary(FrozenModel):
@@ -76,9 +79,9 @@ class ExecutionSummary(FrozenModel):
     command: str
     """The command's ``describe()``, redacted."""
     labels: dict[str, str]
-    queued_at: datetime
-    started_at: datetime | None
-    completed_at: datetime | None
+    queued_at: AwareDatetime
+    started_at: AwareDatetime | None
+    completed_at: AwareDatetime | None
     exit_code: int | None
     pid: int | None
 
