@@ -400,5 +400,13 @@ def test_a_stdout_event_carries_the_readers_tuple_of_lines_without_a_copy() -> N
     finally:
         dispatcher.stop(RESULT_TIMEOUT)
         signals.stdout.disconnect(receive, sender=sender)
-    assert got[0].lines is lines
-    assert got[0] == Stdout.model_validate_json(got[0].model_dump_json())
+    event = got[0]
+    assert event.lines is lines
+    validated = Stdout(
+        execution_id=event.execution_id, seq=1, timestamp=event.timestamp, lines=lines
+    )
+    assert event == validated
+    assert event.model_fields_set == validated.model_fields_set
+    assert event.model_dump_json() == validated.model_dump_json()
+    assert Stdout.model_validate_json(event.model_dump_json()) == event
+    assert repr(event) == repr(validated)
