@@ -315,13 +315,14 @@ class SupervisorActor(EngineActor):
         )
 
     def _on_run_cleanup(self) -> int:
+        # Evicting is dropping the records (the table pops them in one C loop);
+        # only delete_logs_on_evict adds work, one unlink per file.
         config = self._config
         evicted = self._table.evict(
             self._clock(), config.execution_retention_secs, config.max_in_memory_executions
         )
-        if config.delete_logs_on_evict:
-            for record in evicted:
-                _delete_files(record)
+        if evicted and config.delete_logs_on_evict:
+            _delete_files(evicted)
         if evicted and self._lifecycle.active:
             self._lifecycle.publish(ExecutionsEvicted(tuple(r.request.id for r in evicted)))
         return len(evicted)
@@ -346,11 +347,12 @@ class SupervisorActor(EngineActor):
                 self._on_cancel(record.request.id, KillReason.SHUTDOWN, hard=hard)
 
 
-def _delete_files(record: Record) -> None:
-    result = record.result
-    paths: list[Path | None] = [record.log_path]
-    if result is not None:
-        paths += [result.log_path, result.stdout_spill_path, result.stderr_spill_path]
+def _delete_files(records: list[Record]) -> None:
+    paths: set[Path | None] = set()
+    for record in records:
+        paths.add(record.log_path)
+        if (result := record.result) is not None:
+            paths.update((result.log_path, result.stdout_spill_path, result.stderr_spill_path))
     for path in {p for p in paths if p is not None}:
         try:
             path.unlink(missing_ok=True)
