@@ -11,7 +11,13 @@ from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
-from messages import ExecutionRequest, ExecutionResult, ExecutionStatus, ExecutionSummary
+from messages import (
+    ConcurrencyMetrics,
+    ExecutionRequest,
+    ExecutionResult,
+    ExecutionStatus,
+    ExecutionSummary,
+)
 
 from ._stop import KillReason
 
@@ -37,6 +43,13 @@ class Record:
     result: ExecutionResult | None = None
     finished_clock: float = 0.0
     waiter: concurrent.futures.Future[ExecutionResult] | None = field(default=None)
+
+    def files(self) -> tuple[Path | None, ...]:
+        """The files this execution wrote: its log and spill files (None where absent)."""
+        result = self.result
+        if result is None:
+            return (self.log_path,)
+        return (self.log_path, result.log_path, result.stdout_spill_path, result.stderr_spill_path)
 
     def summary(self) -> ExecutionSummary:
         """This record as a row of ``list_executions``."""
@@ -90,6 +103,21 @@ class ExecutionTable:
     def newest_first(self) -> Iterator[Record]:
         """Records in reverse submission order."""
         return reversed(self.records.values())
+
+    def summaries(self, status: ExecutionStatus | None) -> list[ExecutionSummary]:
+        """Rows of ``list_executions``: newest first, of one status or all."""
+        return [r.summary() for r in self.newest_first() if status in (None, r.status)]
+
+    def metrics(self, max_concurrent: int) -> ConcurrencyMetrics:
+        """The concurrency budget now."""
+        return ConcurrencyMetrics(
+            max_concurrent=max_concurrent,
+            currently_running=self.running,
+            currently_pending=len(self.pending),
+            available_slots=max_concurrent - self.running,
+            total_submitted=self.total_submitted,
+            total_finished=self.total_finished,
+        )
 
     def evict(self, now: float, retention: float, max_total: int) -> list[Record]:
         """Drop terminal records older than ``retention`` or beyond ``max_total``.
