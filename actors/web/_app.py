@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from actors import ExecutionEngine
+from actors.aio import AsyncExecutionEngine
 from messages import (
     DuplicateExecution,
     EngineStopped,
@@ -24,7 +25,6 @@ from messages import (
 from ._hub import EventHub
 from ._routes import api_router
 from ._security import DEFAULT_MAX_BODY_BYTES, Redactor, SecurityMiddleware
-from ._source import engine_events
 
 __all__ = ["create_app"]
 
@@ -90,7 +90,9 @@ def create_app(
         docs_url=None,  # the Swagger page loads its script from a CDN
         redoc_url=None,
     )
-    app.state.event_source = lambda: engine_events(engine)
+    aengine = AsyncExecutionEngine(engine=engine)
+    # One engine-wide stream feeds the hub; SSE clients never subscribe to the engine.
+    app.state.event_source = aengine.events
     app.state.hub = hub
     app.include_router(api_router(engine, hub, redactor))
     _add_error_handlers(app, redactor)

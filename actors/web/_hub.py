@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import AsyncContextManager
 from uuid import UUID
 
-from messages import ExecutionEvent
+from messages import EngineStopped, ExecutionEvent
 
 from ._security import Redactor
 
@@ -217,6 +217,8 @@ class EventHub:
                     self.publish(event)
         except asyncio.CancelledError:
             raise
+        except EngineStopped:
+            _log.info("the engine was shut down; SSE streams end")
         except Exception:
             _log.exception("the engine's event stream failed; SSE streams end")
         self._closed = True
