@@ -172,7 +172,7 @@ class EventHub:
         self, after: int, stop: int, execution_id: UUID | None, types: frozenset[str] | None
     ) -> bytes:
         frames: list[bytes] = []
-        for cursor in range(after + 1, stop + 1):
+        for cursor in range(max(after, self._first - 1) + 1, stop + 1):
             entry = self._ring[cursor % self._capacity]
             if entry is None:
                 continue
