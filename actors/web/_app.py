@@ -148,6 +148,10 @@ def _add_dashboard(app: FastAPI) -> None:
     def dashboard() -> Response:
         return Response(page, media_type="text/html; charset=utf-8")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.get("/static/{name}", include_in_schema=False)
     def asset(name: str) -> Response:
         if name not in assets:
