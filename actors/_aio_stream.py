@@ -35,32 +35,52 @@ class Fanout:
     def __init__(self, engine: object) -> None:
         self._engine = engine
         self._lock = threading.Lock()
-        # Replaced, never mutated: the dispatch thread reads it without the lock.
-        self._streams: tuple[EventStream, ...] = ()
+        # Replaced, never mutated: the dispatch thread reads them without the lock.
+        # Streams of one execution are found by its id, so many of them cost
+        # nothing per event of the others.
+        self._all: tuple[EventStream, ...] = ()
+        self._one: dict[UUID, tuple[EventStream, ...]] = {}
+        self._count = 0
 
-    def add(self, stream: EventStream) -> None:
-        """Deliver the engine's events to ``stream`` from now on."""
+    def add(self, stream: EventStream, execution_id: UUID | None) -> None:
+        """Deliver the engine's events (of ``execution_id`` only, if given) to ``stream``."""
         with self._lock:
-            if not self._streams:
+            if not self._count:
                 signals.event.connect(self._receive, sender=self._engine, weak=False)
-            self._streams = (*self._streams, stream)
+            self._count += 1
+            if execution_id is None:
+                self._all = (*self._all, stream)
+            else:
+                self._one = self._one | {execution_id: (*self._one.get(execution_id, ()), stream)}
 
-    def remove(self, stream: EventStream) -> None:
-        """Stop delivering to ``stream``; a no-op if it was not added."""
+    def remove(self, stream: EventStream, execution_id: UUID | None) -> None:
+        """Stop delivering to ``stream``; a no-op if it is not receiving."""
         with self._lock:
-            if stream not in self._streams:
-                return
-            self._streams = tuple(s for s in self._streams if s is not stream)
-            if not self._streams:
+            if execution_id is None:
+                if stream not in self._all:
+                    return
+                self._all = tuple(s for s in self._all if s is not stream)
+            else:
+                some = self._one.get(execution_id, ())
+                if stream not in some:
+                    return
+                rest = tuple(s for s in some if s is not stream)
+                self._one = {k: v for k, v in self._one.items() if k != execution_id}
+                if rest:
+                    self._one[execution_id] = rest
+            self._count -= 1
+            if not self._count:
                 signals.event.disconnect(self._receive)
 
     @property
-    def streams(self) -> tuple[EventStream, ...]:
+    def streams(self) -> list[EventStream]:
         """The streams receiving events now."""
-        return self._streams
+        return [*self._all, *(s for some in self._one.values() for s in some)]
 
     def _receive(self, _sender: Any, *, event: ExecutionEvent) -> None:
-        for stream in self._streams:
+        for stream in self._all:
+            stream.push(event)
+        for stream in self._one.get(event.execution_id, ()):
             stream.push(event)
 
 
@@ -128,7 +148,6 @@ class EventStream:
         self._waiter: asyncio.Future[None] | None = None
         self._wake_scheduled = False
         self._ended = False
-        self._closed = False
         self.peak_buffered = 0
         """The most events that ever waited in this stream at once."""
 
@@ -140,8 +159,6 @@ class EventStream:
     def push(self, event: ExecutionEvent) -> None:
         """Buffer one event; called on the engine's event-dispatch thread."""
         execution_id = event.execution_id
-        if self._execution_id is not None and execution_id != self._execution_id:
-            return
         with self._lock:
             if self._ended:
                 return
@@ -162,7 +179,7 @@ class EventStream:
         try:
             loop.call_soon_threadsafe(self._wake)
         except RuntimeError:  # the loop is closed: nobody will ever read this stream
-            self._fanout.remove(self)
+            self._fanout.remove(self, self._execution_id)
 
     def _merge(self, event: ExecutionEvent) -> bool:
         last = self._last.get(event.execution_id)
@@ -193,17 +210,8 @@ class EventStream:
             waiter.set_result(None)
 
     def close(self) -> None:
-        """Unsubscribe; a consumer waiting for an event gets the end of the stream."""
-        self._fanout.remove(self)
-        with self._lock:
-            self._closed = self._ended = True
-            waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def finish(self) -> None:
-        """End the stream after the events already buffered (the engine is stopping)."""
-        self._fanout.remove(self)
+        """Unsubscribe, on the loop's thread; the reader gets what is buffered, then the end."""
+        self._fanout.remove(self, self._execution_id)
         with self._lock:
             self._ended = True
             waiter, self._waiter = self._waiter, None
@@ -211,10 +219,10 @@ class EventStream:
             waiter.set_result(None)
 
     async def __aenter__(self) -> Self:
-        if self._closed:
-            raise RuntimeError("an event stream cannot be entered twice")
+        if self._loop is not None:
+            raise RuntimeError("an event stream can be entered only once")
         self._loop = asyncio.get_running_loop()
-        self._fanout.add(self)
+        self._fanout.add(self, self._execution_id)
         # Asked after subscribing, so no event falls between the answer and the subscription.
         try:
             ended = self._ended_already()
@@ -222,7 +230,7 @@ class EventStream:
             self.close()
             raise
         if ended:
-            self.finish()
+            self.close()
         return self
 
     async def __aexit__(
@@ -232,6 +240,9 @@ class EventStream:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+        with self._lock:
+            self._buffer.clear()  # nobody reads a stream whose block is left
+            self._last.clear()
 
     def __aiter__(self) -> Self:
         return self

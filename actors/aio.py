@@ -40,8 +40,9 @@ class AsyncExecutionEngine:
 
     Use it as an ``async with`` block. Given an ``engine``, it wraps that one
     and leaving the block leaves it running (its owner shuts it down);
-    otherwise it starts an engine of its own from ``config`` and leaving the
-    block shuts that engine down. ``shutdown()`` always shuts the engine down.
+    otherwise the constructor starts an engine of its own from ``config``
+    (actors and threads, a few milliseconds) and leaving the block shuts that
+    engine down. ``shutdown()`` always shuts the engine down.
 
     The calls that ask the supervisor (``execute``, ``get_status``,
     ``cancel``...) run directly on the loop: each is one actor round trip of
@@ -137,7 +138,8 @@ class AsyncExecutionEngine:
         aengine.events() as stream:`` then ``async for event in stream:``.
         A stream of one execution ends after its terminal event (at once, or
         after what was still buffered, if the execution had ended already).
-        Every stream ends when the engine is shut down or this block is left.
+        Every stream ends when this block is left or ``shutdown()`` is awaited;
+        an engine you wrap and shut down yourself does not end them.
 
         Raises:
             EngineStopped: on entering, after ``shutdown()``.
@@ -165,7 +167,7 @@ class AsyncExecutionEngine:
 
     def _finish_streams(self) -> None:
         for stream in self._fanout.streams:
-            stream.finish()
+            stream.close()
 
     async def __aenter__(self) -> Self:
         return self

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -72,7 +72,7 @@ def test_a_thousand_tasks_awaiting_results_add_no_thread(engine: ExecutionEngine
         ids = [await aengine.execute(request(SLEEPER)) for _ in range(4)]
         before = threading.active_count()
         tasks = [asyncio.create_task(aengine.get_result(ids[n % 4])) for n in range(1000)]
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0)  # every task has run up to its await
         assert threading.active_count() <= before + 2
         assert not any(t.done() for t in tasks)
         for execution_id in ids:
@@ -164,7 +164,7 @@ def test_a_thousand_streams_opened_and_closed_leave_the_signal_as_it_was(
         for _ in range(1000):
             async with aengine.events():
                 pass
-        streams = [aengine.events() for _ in range(1000)]
+        streams = [aengine.events(None if n % 2 else uuid4()) for n in range(1000)]
         for stream in streams:
             await stream.__aenter__()
         for stream in streams:

@@ -25,9 +25,12 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(asyncio.wait_for(coro, DEADLINE))
 
 
-def stream(line_budget: int = 1000, execution_id: UUID | None = None) -> EventStream:
+def stream(
+    line_budget: int = 1000, execution_id: UUID | None = None, fanout: Fanout | None = None
+) -> EventStream:
     """A stream fed by hand (``push``), not by an engine."""
-    return EventStream(Fanout(object()), execution_id, line_budget, lambda: False)
+    fanout = fanout if fanout is not None else Fanout(object())
+    return EventStream(fanout, execution_id, line_budget, lambda: False)
 
 
 class Script:
@@ -67,7 +70,7 @@ def pushed_then_read(s: EventStream, events: list[ExecutionEvent]) -> list[Execu
         async with s:
             for event in events:
                 s.push(event)
-            s.finish()
+            s.close()
             return await drain(s)
 
     return run(scenario())
@@ -127,9 +130,10 @@ def test_a_stream_of_one_execution_skips_the_others_and_ends_after_its_terminal_
     events: list[ExecutionEvent] = [x.started(), y.started(), x.completed(), x.out("late")]
 
     async def scenario() -> list[ExecutionEvent]:
-        async with stream(execution_id=x.execution_id) as s:
+        fanout = Fanout(object())
+        async with stream(execution_id=x.execution_id, fanout=fanout) as s:
             for event in events:
-                s.push(event)
+                fanout._receive(None, event=event)
             return await drain(s)
 
     assert run(scenario()) == events[0:3:2]
@@ -160,7 +164,7 @@ def test_a_burst_pushed_from_another_thread_wakes_the_loop_once() -> None:
             pusher.start()
             pusher.join()  # blocks the loop on purpose: the whole burst lands at once
             await first
-            s.finish()
+            s.close()
             rest = await drain(s)
         return wakes, 1 + len(rest)
 
@@ -172,4 +176,13 @@ def test_a_stream_cannot_be_read_before_it_is_entered() -> None:
         await anext(stream())
 
     with pytest.raises(RuntimeError, match="async with"):
+        run(scenario())
+
+
+def test_a_stream_cannot_be_entered_twice() -> None:
+    async def scenario() -> None:
+        async with stream() as s:
+            await s.__aenter__()
+
+    with pytest.raises(RuntimeError, match="only once"):
         run(scenario())

@@ -56,12 +56,14 @@ MESSAGES_ALL = {
 
 ACTORS_ALL = {
     "Child",
+    "ChildSink",
     "EventHandler",
     "ExecutionEngine",
     "JanitorActor",
     "LaunchSpec",
     "Launcher",
     "LocalLauncher",
+    "StreamName",
     "SupervisorActor",
     "WorkerActor",
     "signals",
