@@ -15,6 +15,7 @@ import secrets
 import sys
 from collections.abc import AsyncIterator
 
+import uvicorn
 from fastapi import FastAPI
 
 from actors import ExecutionEngine
@@ -42,8 +43,6 @@ def build(engine: ExecutionEngine, token: str) -> FastAPI:
 
 def main() -> None:
     """Serve the combined app on 127.0.0.1:8000 until Ctrl-C."""
-    import uvicorn
-
     token = secrets.token_urlsafe(24)
     with ExecutionEngine() as engine:
         print(f"dashboard: http://127.0.0.1:8000/engine/?token={token}", file=sys.stderr)

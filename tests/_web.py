@@ -47,9 +47,7 @@ def serve(app: FastAPI) -> Iterator[Served]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.01)
     url = f"http://127.0.0.1:{server.port}"
-    client = httpx.Client(
-        base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
-    )
+    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
     try:
         yield Served(url, client, server)
     finally:

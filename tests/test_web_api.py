@@ -35,7 +35,9 @@ def py_body(code: str) -> dict[str, object]:
     return {"command": {"kind": "exec", "program": sys.executable, "args": ["-c", code]}}
 
 
-def test_submit_answers_202_with_the_id_and_the_result_arrives(web: tuple[Served, ExecutionEngine]) -> None:
+def test_submit_answers_202_with_the_id_and_the_result_arrives(
+    web: tuple[Served, ExecutionEngine],
+) -> None:
     served, _ = web
     response = served.client.post("/api/executions", json=shell("echo hello"))
     assert response.status_code == 202
@@ -49,7 +51,7 @@ def test_submit_answers_202_with_the_id_and_the_result_arrives(web: tuple[Served
 def test_a_running_execution_answers_202_with_its_status_until_it_ends(
     web: tuple[Served, ExecutionEngine],
 ) -> None:
-    served, engine = web
+    served, _ = web
     execution_id = served.client.post("/api/executions", json=shell("sleep 30")).json()[
         "execution_id"
     ]
@@ -69,7 +71,7 @@ def test_a_running_execution_answers_202_with_its_status_until_it_ends(
 def test_list_summary_metrics_and_logs_answer_as_the_models_serialise(
     web: tuple[Served, ExecutionEngine],
 ) -> None:
-    served, engine = web
+    served, _ = web
     execution_id = served.client.post("/api/executions", json=shell("echo one")).json()[
         "execution_id"
     ]
@@ -101,7 +103,9 @@ def test_unknown_ids_answer_404_and_malformed_ids_422(web: tuple[Served, Executi
     assert served.client.get("/api/executions/not-a-uuid").status_code == 422
 
 
-def test_a_duplicate_id_answers_409_and_a_full_queue_503(web: tuple[Served, ExecutionEngine]) -> None:
+def test_a_duplicate_id_answers_409_and_a_full_queue_503(
+    web: tuple[Served, ExecutionEngine],
+) -> None:
     served, _ = web
     first = served.client.post("/api/executions", json=shell("sleep 30")).json()["execution_id"]
     again = served.client.post("/api/executions", json=shell("true", id=first))
@@ -143,9 +147,7 @@ def test_secrets_and_the_token_are_redacted_from_everything_served(
 ) -> None:
     served, _ = web
     command = f"echo {SECRET} {TOKEN}; echo {SECRET} >&2"
-    execution_id = served.client.post("/api/executions", json=shell(command)).json()[
-        "execution_id"
-    ]
+    execution_id = served.client.post("/api/executions", json=shell(command)).json()["execution_id"]
     result = served.client.get(f"/api/executions/{execution_id}/result", params={"wait": 20})
     summary = served.client.get(f"/api/executions/{execution_id}")
     logs = served.client.get(f"/api/executions/{execution_id}/logs")
@@ -220,7 +222,9 @@ def test_a_huge_body_answers_413_also_when_chunked(web: tuple[Served, ExecutionE
     assert served.client.get("/api/metrics").json()["total_submitted"] == 0
 
 
-def test_responses_carry_a_strict_content_security_policy(web: tuple[Served, ExecutionEngine]) -> None:
+def test_responses_carry_a_strict_content_security_policy(
+    web: tuple[Served, ExecutionEngine],
+) -> None:
     served, _ = web
     page = served.client.get("/")
     assert "script-src 'self'" in page.headers["content-security-policy"]
@@ -256,7 +260,9 @@ def test_the_engine_serves_on_after_bad_requests_and_leaves_no_threads(
     served, _ = web
     before = threading.active_count()
     for _ in range(50):
-        served.client.post("/api/executions", content=b"\xff\xfe", headers={"content-type": "application/json"})
+        served.client.post(
+            "/api/executions", content=b"\xff\xfe", headers={"content-type": "application/json"}
+        )
         served.client.get(f"/api/executions/{uuid4()}/result")
     response = served.client.post("/api/executions", json=py_body("print('still here')"))
     execution_id = response.json()["execution_id"]

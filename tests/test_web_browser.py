@@ -102,7 +102,7 @@ def output_lines(driver: WebDriver) -> list[str]:
 def test_the_token_url_loads_the_dashboard_and_drops_the_token_from_the_address(
     dashboard: tuple[Served, WebDriver],
 ) -> None:
-    served, driver = dashboard
+    _, driver = dashboard
     assert TOKEN not in driver.current_url
     assert driver.find_element(By.ID, "m-running").text == "0"
 
@@ -140,7 +140,9 @@ def test_a_flood_of_100000_lines_keeps_the_page_responsive_and_capped(
     command = "seq 1 100000"
     run(driver, command)
     wait(driver, 60).until(lambda d: row_status(d, command) == "completed")
-    wait(driver, 60).until(lambda d: output_lines(d)[-2:] == ["100000", "— completed (exit code 0)"])
+    wait(driver, 60).until(
+        lambda d: output_lines(d)[-2:] == ["100000", "— completed (exit code 0)"]
+    )
     held = driver.execute_script("return document.getElementById('lines').childElementCount")
     assert held <= 5000
     assert "earlier ones are not kept" in driver.find_element(By.ID, "output-note").text

@@ -30,7 +30,7 @@ def test_the_mounted_engine_serves_its_api_page_and_events_under_engine(
 ) -> None:
     engine = make_engine()
     app = load_example().build(engine, TOKEN)
-    app.state.hub = app.routes[-1].app.state.hub  # type: ignore[attr-defined]
+    app.state.hub = app.routes[-1].app.state.hub
     with serve(app) as served:
         assert httpx.get(served.url + "/health").json() == {"status": "ok"}
         assert httpx.get(served.url + "/engine/api/metrics").status_code == 401

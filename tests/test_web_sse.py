@@ -8,15 +8,14 @@ import socket
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
 
-from actors import ExecutionEngine
 from actors.web import create_app
 from actors.web._hub import EventHub
 from actors.web._security import Redactor
@@ -64,7 +63,7 @@ def test_the_stream_carries_id_event_and_data_of_every_event(served: Served) -> 
         execution_id = submit(served, "print('a'); print('b')")
         frames = sse_frames(stream.iter_lines(), until="completed")
     mine = [f for f in frames if json.loads(f["data"])["execution_id"] == execution_id]
-    assert [f["event"] for f in mine][0] == "started"
+    assert mine[0]["event"] == "started"
     lines = [x for f in mine if f["event"] == "stdout" for x in json.loads(f["data"])["lines"]]
     assert lines == ["a", "b"]
     cursors = [int(f["id"].split(":")[1]) for f in frames]
@@ -131,7 +130,7 @@ def test_a_stream_of_one_execution_starts_with_its_buffered_lines(served: Served
             lines = _first_lines(stream.iter_lines(), 7)
         if any("early" in line for line in lines) or time.monotonic() > deadline:
             break
-    assert any("event: started" == line for line in lines)
+    assert any(line == "event: started" for line in lines)
     assert any("early" in line for line in lines)
     served.client.post(f"/api/executions/{execution_id}/cancel")
 
@@ -152,7 +151,9 @@ def test_200_clients_at_once_each_get_the_events_and_then_leave_no_trace(
     hub: EventHub = app.state.hub
     with serve(app) as served:
 
-        async def one_client(client: httpx.AsyncClient, ready: asyncio.Event, counter: list[int]) -> int:
+        async def one_client(
+            client: httpx.AsyncClient, ready: asyncio.Event, counter: list[int]
+        ) -> int:
             async with client.stream("GET", "/api/events", params={"types": "completed"}) as r:
                 lines = r.aiter_lines()
                 assert await anext(lines) == "retry: 2000"
@@ -174,7 +175,9 @@ def test_200_clients_at_once_each_get_the_events_and_then_leave_no_trace(
             ) as client:
                 ready = asyncio.Event()
                 counter = [0]
-                tasks = [asyncio.create_task(one_client(client, ready, counter)) for _ in range(200)]
+                tasks = [
+                    asyncio.create_task(one_client(client, ready, counter)) for _ in range(200)
+                ]
                 await asyncio.wait_for(ready.wait(), 60)
                 await client.post(
                     "/api/executions", json={"command": {"kind": "shell", "command": "true"}}
@@ -220,11 +223,13 @@ def test_a_client_that_disconnects_mid_stream_is_forgotten(served: Served) -> No
 
 def test_too_many_streams_answer_503(make_engine: EngineFactory) -> None:
     engine = make_engine()
-    with serve(create_app(engine, token=TOKEN, max_sse_clients=1)) as served:
-        with served.client.stream("GET", "/api/events") as stream:
-            lines = stream.iter_lines()  # closing this iterator would close the stream
-            _first_lines(lines, 1)
-            assert served.client.get("/api/events").status_code == 503
+    with (
+        serve(create_app(engine, token=TOKEN, max_sse_clients=1)) as served,
+        served.client.stream("GET", "/api/events") as stream,
+    ):
+        lines = stream.iter_lines()  # closing this iterator would close the stream
+        _first_lines(lines, 1)
+        assert served.client.get("/api/events").status_code == 503
 
 
 def _event(execution_id: UUID, seq: int, text: str) -> ExecutionEvent:
@@ -256,13 +261,15 @@ def test_the_hub_redacts_every_frame() -> None:
         hub = EventHub(Redactor(['pa"ss']), max_events=10)
         execution_id = uuid4()
         hub.publish(_event(execution_id, 1, 'the pa"ss here'))
-        hub.publish(Completed(
+        hub.publish(
+            Completed(
                 execution_id=execution_id,
                 seq=2,
                 timestamp=datetime.now(UTC),
                 exit_code=0,
                 duration_ms=1,
-            ))
+            )
+        )
         data = hub._slice(0, 2, None, None)
         assert b"pa" not in data.replace(b"pass", b"")
         assert b"the *** here" in data
@@ -282,6 +289,7 @@ def test_sse_streams_end_when_the_server_stops(make_engine: EngineFactory) -> No
                 own.stream("GET", "/api/events") as stream,
             ):
                 results.extend(stream.iter_lines())
+
         thread = threading.Thread(target=reader)
         thread.start()
         time.sleep(0.3)

@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import AsyncContextManager
 from uuid import UUID
 
 from messages import EngineStopped, ExecutionEvent
@@ -30,7 +30,7 @@ _TERMINAL = frozenset({"completed", "failed", "cancelled"})
 # sends the buffer in slices rather than one giant chunk.
 _FRAMES_PER_WRITE = 512
 
-EventSource = Callable[[], AsyncContextManager[AsyncIterator[ExecutionEvent]]]
+EventSource = Callable[[], AbstractAsyncContextManager[AsyncIterator[ExecutionEvent]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +125,7 @@ class EventHub:
         last_event_id: str | None,
         execution_id: UUID | None = None,
         types: frozenset[str] | None = None,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes]:
         """SSE bytes for one client, from ``last_event_id`` on (or now), until closed.
 
         Without ``last_event_id`` a stream of one execution starts with what the
@@ -140,7 +140,7 @@ class EventHub:
 
     async def _frames(
         self, last_event_id: str | None, execution_id: UUID | None, types: frozenset[str] | None
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes]:
         # Counted once running: a generator that never starts never runs `finally`.
         self._clients += 1
         try:
@@ -183,7 +183,9 @@ class EventHub:
             frames.append(entry.frame)
         return b"".join(frames)
 
-    def _resume_point(self, last_event_id: str | None, execution_id: UUID | None) -> tuple[int, bool]:
+    def _resume_point(
+        self, last_event_id: str | None, execution_id: UUID | None
+    ) -> tuple[int, bool]:
         if last_event_id is None:
             return (self._first - 1 if execution_id is not None else self._last), False
         epoch, _, number = last_event_id.partition(":")

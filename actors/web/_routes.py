@@ -62,7 +62,9 @@ def _json(redactor: Redactor, payload: str, status: int = 200) -> Response:
 
 def api_router(engine: ExecutionEngine, hub: EventHub, redactor: Redactor) -> APIRouter:
     """The ``/api`` routes over ``engine``, with SSE from ``hub``."""
-    router = APIRouter(prefix="/api", responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
+    router = APIRouter(
+        prefix="/api", responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}}
+    )
 
     @router.post(
         "/executions",
@@ -121,7 +123,9 @@ def api_router(engine: ExecutionEngine, hub: EventHub, redactor: Redactor) -> AP
     )
     def cancel(execution_id: UUID) -> Response:
         """Cancel a pending or running execution; ``false`` if it had ended."""
-        return _json(redactor, CancelAnswer(cancelled=engine.cancel(execution_id)).model_dump_json())
+        return _json(
+            redactor, CancelAnswer(cancelled=engine.cancel(execution_id)).model_dump_json()
+        )
 
     @router.get(
         "/executions/{execution_id}/logs",
@@ -159,7 +163,11 @@ def api_router(engine: ExecutionEngine, hub: EventHub, redactor: Redactor) -> AP
             wanted = frozenset(t.strip() for t in types.split(",") if t.strip())
             unknown = sorted(wanted - _EVENT_TYPES)
             if unknown:
-                return _json(redactor, ErrorBody(detail=f"unknown event types: {unknown}").model_dump_json(), 422)
+                return _json(
+                    redactor,
+                    ErrorBody(detail=f"unknown event types: {unknown}").model_dump_json(),
+                    422,
+                )
         if execution_id is not None:
             await asyncio.to_thread(engine.get_status, execution_id)
         if not hub.running:
@@ -167,7 +175,9 @@ def api_router(engine: ExecutionEngine, hub: EventHub, redactor: Redactor) -> AP
         try:
             frames = await hub.stream(last_event_id, execution_id, wanted)
         except HubFull:
-            return _json(redactor, ErrorBody(detail="too many event streams open").model_dump_json(), 503)
+            return _json(
+                redactor, ErrorBody(detail="too many event streams open").model_dump_json(), 503
+            )
         return StreamingResponse(
             frames,
             media_type="text/event-stream",

@@ -197,7 +197,7 @@ def _hostname(host: str) -> str:
 
 
 def _query_token(scope: Scope) -> str | None:
-    query = scope.get("query_string", b"").decode("latin-1")
+    query: str = scope.get("query_string", b"").decode("latin-1")
     if "token=" not in query:
         return None
     for name, value in parse_qsl(query):

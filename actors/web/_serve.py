@@ -65,7 +65,9 @@ class HubServer(uvicorn.Server):
             host = self.config.host
             shown = "127.0.0.1" if host in _WILDCARDS else host
             shown = f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown
-            print(f"dashboard: http://{shown}:{self.port}/?token={self._token}", file=self._announce)
+            print(
+                f"dashboard: http://{shown}:{self.port}/?token={self._token}", file=self._announce
+            )
             self._announce.flush()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
