@@ -49,3 +49,24 @@ def test_the_mounted_engine_serves_its_api_page_and_events_under_engine(
             page = browser.get("/engine/")
             assert 'src="static/app.js"' in page.text
             assert browser.get("/engine/static/app.js").status_code == 200
+
+
+def test_actors_web_exports_create_app_only() -> None:
+    import actors.web
+
+    assert actors.web.__all__ == ["create_app"]
+    assert actors.web.create_app.__doc__
+
+
+def test_import_actors_works_without_the_web_extra() -> None:
+    code = (
+        "import sys; sys.modules['fastapi'] = None; sys.modules['uvicorn'] = None\n"
+        "import actors, actors.aio, messages\n"
+        "assert 'fastapi' not in [m for m in sys.modules if sys.modules[m] is not None]"
+    )
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
