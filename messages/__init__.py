@@ -29,6 +29,7 @@ from ._protocol import (
 )
 from ._request import ExecutionRequest
 from ._results import ConcurrencyMetrics, ExecutionResult, ExecutionStatus, ExecutionSummary
+from ._wire import BatchRow, BatchSummary, ErrorInfo
 from .errors import (
     DuplicateExecution,
     EngineStopped,
@@ -41,6 +42,8 @@ from .errors import (
 
 __all__ = [
     "AwsCli",
+    "BatchRow",
+    "BatchSummary",
     "Cancel",
     "Cancelled",
     "Command",
@@ -48,6 +51,7 @@ __all__ = [
     "ConcurrencyMetrics",
     "DuplicateExecution",
     "EngineStopped",
+    "ErrorInfo",
     "EventBase",
     "Exec",
     "ExecutionConfig",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from uuid import UUID
@@ -76,9 +75,9 @@ class ExecutionSummary(FrozenModel):
     command: str
     """The command's ``describe()``, redacted."""
     labels: dict[str, str]
-    queued_at: datetime
-    started_at: datetime | None
-    completed_at: datetime | None
+    queued_at: AwareDatetime
+    started_at: AwareDatetime | None
+    completed_at: AwareDatetime | None
     exit_code: int | None
     pid: int | None
 

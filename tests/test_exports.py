@@ -15,6 +15,8 @@ from actors import signals
 
 MESSAGES_ALL = {
     "AwsCli",
+    "BatchRow",
+    "BatchSummary",
     "Cancel",
     "Cancelled",
     "Command",
@@ -22,6 +24,7 @@ MESSAGES_ALL = {
     "ConcurrencyMetrics",
     "DuplicateExecution",
     "EngineStopped",
+    "ErrorInfo",
     "EventBase",
     "Exec",
     "ExecutionConfig",
