@@ -29,6 +29,17 @@ from ._protocol import (
 )
 from ._request import ExecutionRequest
 from ._results import ConcurrencyMetrics, ExecutionResult, ExecutionStatus, ExecutionSummary
+from ._rpc import (
+    CancelReply,
+    CleanupReply,
+    ExecutionList,
+    ExecutionRef,
+    ListQuery,
+    LogText,
+    NoParams,
+    ResultQuery,
+    StatusReply,
+)
 from ._wire import BatchRow, BatchSummary, ErrorInfo
 from .errors import (
     DuplicateExecution,
@@ -45,7 +56,9 @@ __all__ = [
     "BatchRow",
     "BatchSummary",
     "Cancel",
+    "CancelReply",
     "Cancelled",
+    "CleanupReply",
     "Command",
     "Completed",
     "ConcurrencyMetrics",
@@ -57,7 +70,9 @@ __all__ = [
     "ExecutionConfig",
     "ExecutionError",
     "ExecutionEvent",
+    "ExecutionList",
     "ExecutionNotFound",
+    "ExecutionRef",
     "ExecutionRequest",
     "ExecutionResult",
     "ExecutionStatus",
@@ -69,14 +84,19 @@ __all__ = [
     "GetStatus",
     "InvalidRequest",
     "ListExecutions",
+    "ListQuery",
+    "LogText",
+    "NoParams",
     "OversizedOutputStrategy",
     "Progress",
     "QueueFull",
+    "ResultQuery",
     "ResultTimeout",
     "RunCleanup",
     "Script",
     "Shell",
     "Started",
+    "StatusReply",
     "Stderr",
     "Stdout",
     "Submit",

@@ -219,11 +219,15 @@ def one_line(exc: ValidationError) -> str:
     )
 
 
-def engine_config(args: argparse.Namespace, jobs: int, queued: int) -> ExecutionConfig:
+def engine_config(
+    args: argparse.Namespace, jobs: int, queued: int, *, default_timeout_ms: int | None = None
+) -> ExecutionConfig:
     fields: dict[str, object] = {
         "max_concurrent_executions": jobs,
         "max_queued_executions": max(queued, ExecutionConfig().max_queued_executions),
     }
+    if default_timeout_ms is not None:
+        fields["default_timeout_ms"] = default_timeout_ms
     if args.max_output is not None:
         fields["max_output_size_bytes"] = args.max_output
     if args.no_log:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from messages import ErrorInfo
 
-from ._args import EXIT_USAGE, PROG, UsageError, build_parser, late_commands
+from ._args import EXIT_USAGE, PROG, UsageError, build_parser, engine_config, late_commands
 from ._runner import run_aws, run_batch
 from ._views import Sink
 
@@ -33,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             if args.verb == "schema":
                 return write_schema(out)
-            return serve_stdio(args)
+            config = engine_config(args, args.jobs, 0, default_timeout_ms=args.timeout)
+            return serve_stdio(config)
         args.commands += late_commands(extra)
         return run_batch(args, out, err)
     except UsageError as exc:
