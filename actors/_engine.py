@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import itertools
 import logging
 import threading
@@ -35,8 +36,9 @@ from messages import (
 
 from ._dispatch import EventDispatcher, EventHandler
 from ._exit import register_engine
-from ._internal import AwaitResult, GetLogPath, ResultOrFuture, Shutdown, SubmitWatched
+from ._internal import AwaitResult, GetLogPath, KillAll, ResultOrFuture, Shutdown, SubmitWatched
 from ._janitor import JanitorActor
+from ._lifecycle import LifecycleHook
 from ._logfile import prepare_log_dir
 from ._process import Launcher, LocalLauncher
 from ._supervisor import SupervisorActor
@@ -91,6 +93,7 @@ class ExecutionEngine:
             line_budget=self.config.max_output_size_bytes,
         )
         self._threads = ThreadPool(f"{self._prefix}-worker")
+        self._lifecycle = LifecycleHook(f"{self._prefix}-lifecycle")
         self._supervisor = SupervisorActor.start(
             config=self.config,
             emit=self._dispatcher.emit,
@@ -98,6 +101,7 @@ class ExecutionEngine:
             clock=clock,
             thread_prefix=self._prefix,
             threads=self._threads,
+            lifecycle=self._lifecycle,
         )
         self._janitor: pykka.ActorRef[JanitorActor] | None = None
         if self.config.enable_auto_cleanup:
@@ -112,6 +116,11 @@ class ExecutionEngine:
     def supervisor(self) -> pykka.ActorRef[SupervisorActor]:
         """The supervisor actor; it accepts the protocol messages of ``messages``."""
         return self._supervisor
+
+    @property
+    def lifecycle(self) -> LifecycleHook:
+        """Internal subscribers (the history) learn every submission, start, end and eviction."""
+        return self._lifecycle
 
     @property
     def janitor(self) -> pykka.ActorRef[JanitorActor] | None:
@@ -160,6 +169,29 @@ class ExecutionEngine:
             raise ResultTimeout(execution_id, timeout if timeout is not None else 0.0) from None
         return result
 
+    def result_future(self, execution_id: UUID) -> concurrent.futures.Future[ExecutionResult]:
+        """A future of the execution's result, done when it is terminal; holds no thread.
+
+        Each call returns a future of its own: cancelling it affects neither the
+        execution nor other waiters.
+
+        Raises:
+            ExecutionNotFound: the id is unknown or evicted.
+        """
+        if self._stopped:
+            raise EngineStopped()
+        answer: ResultOrFuture | None = self._waiters.get(execution_id)
+        if answer is None:
+            answer = self._ask(AwaitResult(execution_id))
+        mine: concurrent.futures.Future[ExecutionResult] = concurrent.futures.Future()
+        if isinstance(answer, ExecutionResult):
+            mine.set_result(answer)
+            return mine
+        # A future of the waiter's own, chained to the engine's: one waiter's
+        # cancel() would otherwise break the shared one for every waiter.
+        answer.add_done_callback(lambda done: _chain(done, mine))
+        return mine
+
     def cancel(self, execution_id: UUID) -> bool:
         """Cancel a pending or running execution; False if it had already ended."""
         cancelled: bool = self._ask(Cancel(execution_id=execution_id))
@@ -190,6 +222,18 @@ class ExecutionEngine:
         evicted: int = self._ask(RunCleanup())
         return evicted
 
+    def kill_all(self) -> None:
+        """Cancel everything pending and SIGKILL every running process group now.
+
+        The executions end ``cancelled``, without waiting for ``kill_grace_ms``;
+        a no-op after ``shutdown()``. For a caller that will not wait (a second
+        Ctrl-C).
+        """
+        if self._stopped:
+            return
+        with contextlib.suppress(pykka.ActorDeadError):
+            self._supervisor.tell(KillAll())
+
     def shutdown(self, timeout: float = 10) -> None:
         """Cancel everything, kill every process group, stop every thread; idempotent.
 
@@ -213,6 +257,8 @@ class ExecutionEngine:
         if self._janitor is not None:
             self._stop_actor(self._janitor, left())
         self._stop_actor(self._supervisor, left())
+        if not self._lifecycle.stop(left()):
+            _log.error("shutdown: a lifecycle subscriber is still busy; its thread is abandoned")
         if not self._threads.close(left()):
             _log.error("shutdown: a worker thread did not end in time")
         if not self._dispatcher.stop(left()):
@@ -256,3 +302,12 @@ class ExecutionEngine:
             _log.error("shutdown: %s did not stop in time", ref)
         except pykka.ActorDeadError:
             pass
+
+
+def _chain(
+    source: concurrent.futures.Future[ExecutionResult],
+    target: concurrent.futures.Future[ExecutionResult],
+) -> None:
+    # Runs on the thread that completed ``source`` (the supervisor's): cheap, never raises.
+    if target.set_running_or_notify_cancel():
+        target.set_result(source.result())

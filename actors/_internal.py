@@ -20,6 +20,7 @@ __all__ = [
     "AwaitResult",
     "Finished",
     "GetLogPath",
+    "KillAll",
     "Outcome",
     "Shutdown",
     "Spawned",
@@ -99,6 +100,11 @@ class GetLogPath:
 @dataclass(frozen=True, slots=True)
 class Shutdown:
     """Facade → supervisor: cancel everything; answers a future of 'no worker left'."""
+
+
+@dataclass(frozen=True, slots=True)
+class KillAll:
+    """Facade → supervisor: cancel everything and SIGKILL every group now, without grace."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,9 +62,9 @@ EmitFn = Callable[[UUID, type[EventBase], dict[str, Any]], None]
 _KILL_STATUS: dict[str, tuple[ExecutionStatus, FailureReason | None]] = {
     "cancel": (ExecutionStatus.CANCELLED, None),
     "shutdown": (ExecutionStatus.CANCELLED, None),
-    "timeout": (ExecutionStatus.TIMED_OUT, "timeout"),
-    "idle": (ExecutionStatus.TIMED_OUT, "timeout"),
-    "oversized": (ExecutionStatus.FAILED, "oversized_output"),
+    "timeout": (ExecutionStatus.TIMED_OUT, FailureReason.TIMEOUT),
+    "idle": (ExecutionStatus.TIMED_OUT, FailureReason.TIMEOUT),
+    "oversized": (ExecutionStatus.FAILED, FailureReason.OVERSIZED_OUTPUT),
 }
 
 
@@ -131,9 +131,13 @@ class Runner:
         self._wake_r, self._wake_w = _wake_fds()
 
     def request_kill(self, reason: str) -> None:
-        """Ask the loop to kill the group (``cancel`` or ``shutdown``); any thread."""
+        """Ask the loop to kill the group (``cancel``, ``shutdown``; ``kill``: SIGKILL now)."""
         with self._lock:
-            if self._kill_request is None:
+            if reason == "kill":
+                self._hard_kill_at = -math.inf
+                if self._kill_request is None:
+                    self._kill_request = "shutdown"
+            elif self._kill_request is None:
                 self._kill_request = reason
             if self._wake_w < 0:  # the loop has finished and closed its fds
                 return
@@ -154,7 +158,7 @@ class Runner:
             _log.exception("runner of execution %s failed", self._id)
             self._reap()
             outcome = self._outcome(
-                ExecutionStatus.FAILED, "internal", None, f"internal error: {exc!r}"
+                ExecutionStatus.FAILED, FailureReason.INTERNAL, None, f"internal error: {exc!r}"
             )
         finally:
             self._out.close()
@@ -205,7 +209,10 @@ class Runner:
         if code == 0:
             return self._outcome(ExecutionStatus.COMPLETED, None, 0, None)
         return self._outcome(
-            ExecutionStatus.FAILED, "exit_code", code, f"the command {describe_exit(code)}"
+            ExecutionStatus.FAILED,
+            FailureReason.EXIT_CODE,
+            code,
+            f"the command {describe_exit(code)}",
         )
 
     def _done(self, now: float) -> bool:
@@ -302,7 +309,7 @@ class Runner:
         """SIGTERM the group now; SIGKILL follows after ``kill_grace_ms``."""
         self._kill_reason = reason
         self._child.signal_group(signal.SIGTERM)
-        self._hard_kill_at = now + self._grace_s
+        self._hard_kill_at = min(self._hard_kill_at, now + self._grace_s)
 
     def _close_stdin(self) -> None:
         if self._stdin_fd is not None:

@@ -25,6 +25,7 @@ from messages import (
     ExecutionResult,
     ExecutionStatus,
     Failed,
+    FailureReason,
     GetMetrics,
     GetResult,
     GetStatus,
@@ -40,11 +41,19 @@ from ._internal import (
     AwaitResult,
     Finished,
     GetLogPath,
+    KillAll,
     Outcome,
     Shutdown,
     Spawned,
     SubmitWatched,
     cancel_message,
+)
+from ._lifecycle import (
+    ExecutionEnded,
+    ExecutionQueued,
+    ExecutionRunning,
+    ExecutionsEvicted,
+    LifecycleHook,
 )
 from ._process import Launcher
 from ._runner import EmitFn
@@ -74,9 +83,11 @@ class SupervisorActor(EngineActor):
         clock: Callable[[], float],
         thread_prefix: str,
         threads: ThreadPool,
+        lifecycle: LifecycleHook | None = None,
     ) -> None:
         super().__init__()
         self._threads = threads
+        self._lifecycle = lifecycle if lifecycle is not None else LifecycleHook("unused")
         self._config = config
         self._emit = emit
         self._launcher = launcher
@@ -122,6 +133,8 @@ class SupervisorActor(EngineActor):
                 return self._on_run_cleanup()
             case Shutdown():
                 return self._on_shutdown()
+            case KillAll():
+                return self._on_kill_all()
             case _:
                 raise TypeError(f"the supervisor does not understand {message!r}")
         return None
@@ -185,6 +198,8 @@ class SupervisorActor(EngineActor):
             waiter=waiter,
         )
         table.add(record)
+        if self._lifecycle.active:
+            self._lifecycle.publish(ExecutionQueued(request, record.description, record.queued_at))
         if has_slot:
             self._start(record)
         else:
@@ -212,7 +227,7 @@ class SupervisorActor(EngineActor):
             self._end(
                 record,
                 ExecutionStatus.FAILED,
-                reason="spawn_error",
+                reason=FailureReason.SPAWN_ERROR,
                 error=f"cannot start a worker thread: {exc}",
             )
 
@@ -222,6 +237,10 @@ class SupervisorActor(EngineActor):
         record.started_at = message.started_at
         record.log_path = message.log_path
         record.kill = message.kill
+        if self._lifecycle.active:
+            self._lifecycle.publish(
+                ExecutionRunning(message.execution_id, message.pid, message.started_at)
+            )
         if record.cancel_reason is not None:  # cancelled while it was being spawned
             message.kill(record.cancel_reason)
 
@@ -264,7 +283,7 @@ class SupervisorActor(EngineActor):
         record: Record,
         status: ExecutionStatus,
         *,
-        reason: Any = None,
+        reason: FailureReason | None = None,
         exit_code: int | None = None,
         error: str | None = None,
         outcome: Outcome | None = None,
@@ -305,6 +324,8 @@ class SupervisorActor(EngineActor):
         record.status = status
         record.result = result
         table.mark_terminal(record, self._clock())
+        if self._lifecycle.active:
+            self._lifecycle.publish(ExecutionEnded(result))
         if status is ExecutionStatus.COMPLETED:
             self._emit(record.request.id, Completed, {"exit_code": 0, "duration_ms": duration_ms})
         elif status is ExecutionStatus.CANCELLED:
@@ -362,6 +383,8 @@ class SupervisorActor(EngineActor):
         if config.delete_logs_on_evict:
             for record in evicted:
                 _delete_files(record)
+        if evicted and self._lifecycle.active:
+            self._lifecycle.publish(ExecutionsEvicted(tuple(r.request.id for r in evicted)))
         return len(evicted)
 
     def _on_shutdown(self) -> concurrent.futures.Future[None]:
@@ -374,6 +397,17 @@ class SupervisorActor(EngineActor):
                 self._on_cancel(record.request.id, "shutdown")
         self._fill_slots()
         return self._drained
+
+    def _on_kill_all(self) -> None:
+        # Like shutdown's cancel, but SIGKILL at once: for a caller (the CLI on a
+        # second Ctrl-C) that will not wait for the kill grace.
+        for execution_id in list(self._table.pending):
+            self._on_cancel(execution_id, "shutdown")
+        for record in list(self._table.records.values()):
+            if record.status is ExecutionStatus.RUNNING:
+                self._on_cancel(record.request.id, "shutdown")
+                if record.kill is not None:
+                    record.kill("kill")
 
 
 def _delete_files(record: Record) -> None:

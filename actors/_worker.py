@@ -93,7 +93,9 @@ class WorkerActor(EngineActor):
         finally:
             outcome = self._outcome
             if outcome is None:
-                outcome = self._failure("internal", "internal error: the worker ended early", None)
+                outcome = self._failure(
+                    FailureReason.INTERNAL, "internal error: the worker ended early", None
+                )
             self._supervisor.tell(Finished(self._request.id, outcome))
 
     def on_start(self) -> None:
@@ -103,7 +105,7 @@ class WorkerActor(EngineActor):
             self._outcome = self._execute()
         except Exception as exc:
             _log.exception("worker of execution %s failed", self._request.id)
-            self._outcome = self._failure("internal", f"internal error: {exc!r}", None)
+            self._outcome = self._failure(FailureReason.INTERNAL, f"internal error: {exc!r}", None)
         self.stop()
 
     def on_receive(self, message: Any) -> Any:
@@ -123,7 +125,7 @@ class WorkerActor(EngineActor):
                 log.write("engine", [f"spawn failed: {message}"])
                 log.close()
                 log_path = log.path
-            return self._failure("spawn_error", message, log_path)
+            return self._failure(FailureReason.SPAWN_ERROR, message, log_path)
         except BaseException:
             if log is not None:
                 log.close()

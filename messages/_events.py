@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
@@ -22,8 +23,26 @@ __all__ = [
     "Stdout",
 ]
 
-FailureReason = Literal["exit_code", "timeout", "spawn_error", "oversized_output", "internal"]
-FailureReason.__doc__ = "Why an execution failed: the ``reason`` of a ``Failed`` event."
+
+class FailureReason(StrEnum):
+    """Why an execution failed: the ``reason`` of a ``Failed`` event.
+
+    A ``str`` enum, so ``event.reason == "timeout"`` holds and JSON carries the
+    plain value.
+    """
+
+    EXIT_CODE = "exit_code"
+    """The main process exited with a non-zero code (or died of a signal)."""
+    TIMEOUT = "timeout"
+    """``timeout_ms`` or ``idle_timeout_ms`` ran out; the group was killed."""
+    SPAWN_ERROR = "spawn_error"
+    """The command could not be started."""
+    OVERSIZED_OUTPUT = "oversized_output"
+    """Output exceeded the cap under the ``fail_execution`` strategy."""
+    INTERNAL = "internal"
+    """A bug or resource failure inside the engine."""
+    NODE_LOST = "node_lost"
+    """The node running it died, or the connection to it was lost (remote launchers)."""
 
 
 class EventBase(FrozenModel):
@@ -43,8 +62,11 @@ class Started(EventBase):
 
     type: Literal["started"] = "started"
     pid: int
+    """The main process's id, on the node that runs it."""
     command: str
     """The command's description, redacted."""
+    node: str | None = None
+    """The node that runs it, for remote launchers; None for a local child."""
 
 
 class Stdout(EventBase):

@@ -28,6 +28,8 @@ class ExecutionStatus(StrEnum):
     """Killed for running past its timeout or idle timeout."""
     CANCELLED = "cancelled"
     """Cancelled by a caller or by shutdown."""
+    INTERRUPTED = "interrupted"
+    """Pending or running when the process hosting its engine died (found by history recovery)."""
 
     @property
     def is_terminal(self) -> bool:

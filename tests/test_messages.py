@@ -34,6 +34,7 @@ from messages import (
     ExecutionStatus,
     ExecutionSummary,
     Failed,
+    FailureReason,
     GetMetrics,
     GetResult,
     GetStatus,
@@ -539,15 +540,16 @@ def test_the_high_throughput_preset_allows_more_concurrency_than_the_default() -
         (ExecutionStatus.FAILED, True),
         (ExecutionStatus.TIMED_OUT, True),
         (ExecutionStatus.CANCELLED, True),
+        (ExecutionStatus.INTERRUPTED, True),
     ],
 )
-def test_is_terminal_is_true_for_the_last_four_statuses(
+def test_is_terminal_is_true_for_the_last_five_statuses(
     status: ExecutionStatus, terminal: bool
 ) -> None:
     assert status.is_terminal is terminal
 
 
-def test_the_status_is_a_str_enum_of_six_values() -> None:
+def test_the_status_is_a_str_enum_of_seven_values() -> None:
     assert [s.value for s in ExecutionStatus] == [
         "pending",
         "running",
@@ -555,6 +557,7 @@ def test_the_status_is_a_str_enum_of_six_values() -> None:
         "failed",
         "timed_out",
         "cancelled",
+        "interrupted",
     ]
     assert isinstance(ExecutionStatus.TIMED_OUT, str)
     assert ExecutionStatus("timed_out") is ExecutionStatus.TIMED_OUT
@@ -607,7 +610,7 @@ EVENTS: list[BaseModel] = [
         execution_id=ID,
         seq=5,
         timestamp=T1,
-        reason="timeout",
+        reason=FailureReason.TIMEOUT,
         exit_code=None,
         message="timed out after 5000 ms",
         duration_ms=5000,
