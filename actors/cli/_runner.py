@@ -27,7 +27,6 @@ from messages import (
 from ._args import PROG, UsageError, engine_config, one_line, read_commands
 from ._batch import Batch
 from ._interrupts import Interrupts
-from ._kill import kill_all
 from ._views import JsonView, PlainView, Sink, TaggedView, View
 
 __all__ = ["run_aws", "run_batch"]
@@ -48,7 +47,7 @@ def _execute(
             engine = ExecutionEngine(config, event_handler=batch)
         except OSError as exc:
             raise UsageError(f"cannot create log dir {config.log_dir}: {exc.strerror}") from None
-        interrupts.on_second = lambda: kill_all(engine)
+        interrupts.on_second = engine.kill_all
         try:
             for request in requests:
                 if interrupts.signum is not None:

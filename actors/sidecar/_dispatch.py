@@ -9,6 +9,7 @@ any event of that execution: the writer holds them until then.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import threading
 import time
@@ -19,8 +20,9 @@ from uuid import UUID
 from pydantic import BaseModel, ValidationError
 
 from actors import ExecutionEngine
-from messages import ErrorInfo, ExecutionRequest, NoParams, ResultQuery
+from messages import ErrorInfo, ExecutionRequest, ExecutionResult, NoParams, ResultQuery
 
+from ._deadlines import Deadlines
 from ._errors import (
     INVALID_PARAMS,
     INVALID_REQUEST,
@@ -32,9 +34,8 @@ from ._errors import (
     params_failure,
 )
 from ._framing import Oversized
-from ._methods import METHODS, result_now
+from ._methods import METHODS
 from ._openrpc import openrpc_document
-from ._waiters import Waiters
 from ._writer import Writer
 
 __all__ = ["Dispatcher"]
@@ -85,11 +86,11 @@ class Dispatcher:
         self, engine: ExecutionEngine, writer: Writer, on_shutdown: Callable[[], None]
     ) -> None:
         self._engine, self._writer, self._on_shutdown = engine, writer, on_shutdown
-        self._waiters = Waiters()
+        self._deadlines = Deadlines()
 
     def close(self) -> None:
-        """Stop the waiter threads (the engine is shut down by then, so waits have ended)."""
-        self._waiters.close()
+        """Answer every wait still open (with ``null``) and end the deadline thread."""
+        self._deadlines.close()
 
     def handle(self, line: bytes | Oversized) -> None:
         """Answer one line of stdin."""
@@ -150,8 +151,7 @@ class Dispatcher:
             raise _bad(METHOD_NOT_FOUND, "MethodNotFound", f"method not found: {name!r}")
         params = _params(name, method.params, raw)
         if isinstance(params, ResultQuery) and params.wait_ms > 0:
-            deadline = time.monotonic() + params.wait_ms / 1000
-            self._waiters.submit(lambda: self._wait(params, deadline, reply, index, id_))
+            self._wait(params, reply, index, id_)
             return _DEFERRED
         if isinstance(params, ExecutionRequest):
             # Events of this execution wait in the writer until this answer is queued.
@@ -160,16 +160,28 @@ class Dispatcher:
         result = method.call(self._engine, params)
         return None if result is None else json.loads(result.model_dump_json())
 
-    def _wait(
-        self, params: ResultQuery, deadline: float, reply: _Reply, index: int, id_: Any
-    ) -> None:
-        try:
-            left = max(0.0, deadline - time.monotonic())
-            result = result_now(self._engine, params.execution_id, left)
+    def _wait(self, params: ResultQuery, reply: _Reply, index: int, id_: Any) -> None:
+        """Answer when the result is there or ``wait_ms`` has passed, whichever is first."""
+        future = self._engine.result_future(params.execution_id)
+        once = threading.Lock()
+
+        def answer(result: ExecutionResult | None) -> None:
+            if not once.acquire(blocking=False):
+                return
             payload = None if result is None else json.loads(result.model_dump_json())
             reply.answer(index, _success(id_, payload))
-        except Exception as exc:
-            reply.answer(index, None if id_ is _NO_ID else _error(id_, failure_of(exc)))
+
+        def done(finished: concurrent.futures.Future[ExecutionResult]) -> None:
+            if not finished.cancelled():
+                answer(finished.result())
+
+        def expired() -> None:
+            future.cancel()  # our own future: cancelling it touches no other waiter
+            answer(None)
+
+        future.add_done_callback(done)
+        if not future.done():
+            self._deadlines.at(time.monotonic() + params.wait_ms / 1000, expired)
 
 
 def _success(id_: Any, payload: Any) -> dict[str, Any] | None:

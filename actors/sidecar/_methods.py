@@ -2,7 +2,7 @@
 
 Each handler takes the engine and the validated params and returns the
 result model (or None). ``get_execution_result`` with a wait is not here:
-the dispatcher hands it to a waiter so that it holds up no other call.
+the dispatcher waits on a result future, which holds no thread.
 """
 
 from __future__ import annotations
@@ -26,11 +26,10 @@ from messages import (
     LogText,
     NoParams,
     ResultQuery,
-    ResultTimeout,
     StatusReply,
 )
 
-__all__ = ["METHODS", "Method", "result_now"]
+__all__ = ["METHODS", "Method"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +46,6 @@ class Method:
     """The result may also be ``null`` (``get_execution_result`` while not terminal)."""
 
 
-def result_now(engine: ExecutionEngine, execution_id: Any, wait_s: float) -> ExecutionResult | None:
-    """The result, waiting up to ``wait_s`` seconds; None if it has not ended by then."""
-    try:
-        return engine.get_result(execution_id, timeout=wait_s)
-    except ResultTimeout:
-        return None
-
-
 def _execute(engine: ExecutionEngine, params: ExecutionRequest) -> ExecutionRef:
     return ExecutionRef(execution_id=engine.execute(params))
 
@@ -65,7 +56,11 @@ def _status(engine: ExecutionEngine, params: ExecutionRef) -> StatusReply:
 
 
 def _result(engine: ExecutionEngine, params: ResultQuery) -> ExecutionResult | None:
-    return result_now(engine, params.execution_id, 0)
+    future = engine.result_future(params.execution_id)
+    if future.done():
+        return future.result()
+    future.cancel()  # our own future: cancelling it touches no other waiter
+    return None
 
 
 def _cancel(engine: ExecutionEngine, params: ExecutionRef) -> CancelReply:

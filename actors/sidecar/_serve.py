@@ -16,7 +16,6 @@ import threading
 
 from actors import ExecutionEngine
 from actors.cli._interrupts import Interrupts
-from actors.cli._kill import kill_all
 from messages import ExecutionConfig, ExecutionEvent
 
 from ._dispatch import Dispatcher
@@ -66,7 +65,7 @@ def serve_stdio(config: ExecutionConfig) -> int:
             interrupts.wake()
 
         engine = ExecutionEngine(config, event_handler=_Events(writer))
-        interrupts.on_second = lambda: kill_all(engine)
+        interrupts.on_second = engine.kill_all
         dispatcher = Dispatcher(engine, writer, on_shutdown=end)
         reader = threading.Thread(
             target=_read,
