@@ -10,6 +10,9 @@ from collections.abc import Callable
 
 __all__ = ["Deadlines"]
 
+_MAX_SLEEP_S = 3600.0
+"""A far deadline is slept towards in steps (``Condition.wait`` overflows on huge values)."""
+
 
 class Deadlines:
     """Runs a callback when its deadline passes, all on one daemon thread.
@@ -44,7 +47,7 @@ class Deadlines:
             with self._cond:
                 while not self._closed and (not self._heap or self._heap[0][0] > time.monotonic()):
                     timeout = self._heap[0][0] - time.monotonic() if self._heap else None
-                    self._cond.wait(timeout)
+                    self._cond.wait(None if timeout is None else min(timeout, _MAX_SLEEP_S))
                 if self._closed:
                     due, self._heap = [entry[2] for entry in self._heap], []
                 else:

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import threading
+from typing import Protocol
 
 from actors import ExecutionEngine
 from actors.cli._interrupts import Interrupts
@@ -23,7 +24,7 @@ from ._framing import read_lines
 from ._openrpc import openrpc_document
 from ._writer import Writer
 
-__all__ = ["serve_stdio", "write_schema"]
+__all__ = ["TextOut", "serve_stdio", "write_schema"]
 
 _log = logging.getLogger("actors.sidecar")
 _FLUSH_TIMEOUT_S = 2.0
@@ -98,8 +99,14 @@ def _read(fd: int, dispatcher: Dispatcher, ended: threading.Event, end: object) 
         end()
 
 
-def write_schema(out: object) -> int:
+class TextOut(Protocol):
+    """Where ``write_schema`` writes: anything with ``write(str)``."""
+
+    def write(self, text: str, /) -> object:
+        """Write ``text``."""
+
+
+def write_schema(out: TextOut) -> int:
     """Write the OpenRPC document (what ``rpc.discover`` answers) to ``out``; return 0."""
-    write = getattr(out, "write")  # noqa: B009
-    write(json.dumps(openrpc_document(), indent=2, ensure_ascii=False) + "\n")
+    out.write(json.dumps(openrpc_document(), indent=2, ensure_ascii=False) + "\n")
     return 0
