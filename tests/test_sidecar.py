@@ -139,6 +139,7 @@ def test_a_batch_is_answered_with_one_array_in_order(sidecar: Sidecar) -> None:
 BAD_LINES = [
     (b"this is not json", -32700, "JSONDecodeError"),
     (b"\xff\xfe{}", -32700, "UnicodeDecodeError"),
+    (b"[" * 100_000 + b"]" * 100_000, -32700, "RecursionError"),
     (b"42", -32600, "InvalidRequest"),
     (b"[]", -32600, "InvalidRequest"),
     (b'{"jsonrpc": "1.0", "id": 1, "method": "shutdown"}', -32600, "InvalidRequest"),

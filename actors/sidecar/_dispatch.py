@@ -107,6 +107,9 @@ class Dispatcher:
         except ValueError as exc:
             self._parse_error("JSONDecodeError", f"parse error: {exc}")
             return
+        except RecursionError:
+            self._parse_error("RecursionError", "parse error: nested too deeply")
+            return
         if isinstance(value, list):
             if not value:
                 failure = _bad(INVALID_REQUEST, "InvalidRequest", "invalid request: empty batch")

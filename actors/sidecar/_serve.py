@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
 from actors import ExecutionEngine
@@ -87,15 +88,16 @@ def serve_stdio(config: ExecutionConfig) -> int:
     return 0 if signum is None else 128 + signum
 
 
-def _read(fd: int, dispatcher: Dispatcher, ended: threading.Event, end: object) -> None:
+def _read(fd: int, dispatcher: Dispatcher, ended: threading.Event, end: Callable[[], None]) -> None:
     try:
         for line in read_lines(fd):
             if ended.is_set():
                 return
-            dispatcher.handle(line)
-    except Exception:  # a bug must still end the sidecar, not leave it deaf
-        _log.exception("the request reader failed")
-    if callable(end):
+            try:
+                dispatcher.handle(line)
+            except Exception:  # a bug in one line's handling must not end the session
+                _log.exception("a request line could not be handled")
+    finally:
         end()
 
 
