@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from actors import ExecutionEngine
+from actors.cli._args import EXIT_USAGE
 from actors.cli._interrupts import Interrupts
 from messages import ExecutionConfig, ExecutionEvent
 
@@ -50,7 +51,8 @@ def serve_stdio(config: ExecutionConfig) -> int:
     """Serve an engine built from ``config`` on stdin/stdout until told to stop.
 
     Returns:
-        0 after ``shutdown`` or end of stdin; 128 + N after signal N.
+        0 after ``shutdown`` or end of stdin; 128 + N after signal N; 2 when the
+        log dir cannot be created.
     """
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(name)s: %(message)s")
     sys.stdout.flush()
@@ -66,7 +68,11 @@ def serve_stdio(config: ExecutionConfig) -> int:
             ended.set()
             interrupts.wake()
 
-        engine = ExecutionEngine(config, event_handler=_Events(writer))
+        try:
+            engine = ExecutionEngine(config, event_handler=_Events(writer))
+        except OSError as exc:
+            _log.error("cannot create log dir %s: %s", config.log_dir, exc.strerror)
+            return EXIT_USAGE
         interrupts.on_second = engine.kill_all
         dispatcher = Dispatcher(engine, writer, on_shutdown=end)
         reader = threading.Thread(
