@@ -9,19 +9,21 @@ event-dispatch thread.
 from . import signals
 from ._dispatch import EventHandler
 from ._engine import ExecutionEngine
+from ._execution import WorkerActor
 from ._janitor import JanitorActor
-from ._process import Child, Launcher, LaunchSpec, LocalLauncher
 from ._supervisor import SupervisorActor
-from ._worker import WorkerActor
+from .backends import Child, ChildSink, Launcher, LaunchSpec, LocalLauncher, StreamName
 
 __all__ = [
     "Child",
+    "ChildSink",
     "EventHandler",
     "ExecutionEngine",
     "JanitorActor",
     "LaunchSpec",
     "Launcher",
     "LocalLauncher",
+    "StreamName",
     "SupervisorActor",
     "WorkerActor",
     "signals",

@@ -34,15 +34,22 @@ from messages import (
     RunCleanup,
 )
 
+from ._atexit import register_engine
 from ._dispatch import EventDispatcher, EventHandler
-from ._exit import register_engine
-from ._internal import AwaitResult, GetLogPath, KillAll, ResultOrFuture, Shutdown, SubmitWatched
 from ._janitor import JanitorActor
 from ._lifecycle import LifecycleHook
 from ._logfile import prepare_log_dir
-from ._process import Launcher, LocalLauncher
 from ._supervisor import SupervisorActor
+from ._supervisor_messages import (
+    AwaitResult,
+    GetLogPath,
+    KillAll,
+    ResultOrFuture,
+    Shutdown,
+    SubmitWatched,
+)
 from ._threads import ThreadPool
+from .backends import Launcher, LocalLauncher
 
 __all__ = ["ExecutionEngine"]
 
@@ -94,10 +101,11 @@ class ExecutionEngine:
         )
         self._threads = ThreadPool(f"{self._prefix}-worker")
         self._lifecycle = LifecycleHook(f"{self._prefix}-lifecycle")
+        self._launcher: Launcher = launcher if launcher is not None else LocalLauncher()
         self._supervisor = SupervisorActor.start(
             config=self.config,
             emit=self._dispatcher.emit,
-            launcher=launcher if launcher is not None else LocalLauncher(),
+            launcher=self._launcher,
             clock=clock,
             thread_prefix=self._prefix,
             threads=self._threads,
@@ -261,6 +269,7 @@ class ExecutionEngine:
             _log.error("shutdown: a lifecycle subscriber is still busy; its thread is abandoned")
         if not self._threads.close(left()):
             _log.error("shutdown: a worker thread did not end in time")
+        self._close_launcher()
         if not self._dispatcher.stop(left()):
             _log.error("shutdown: an observer is still busy; the event thread is abandoned")
         current = threading.current_thread()
@@ -290,6 +299,16 @@ class ExecutionEngine:
             raise ExecutionError(
                 f"the supervisor did not answer {type(message).__name__} within {_ASK_TIMEOUT_S}s"
             ) from exc
+
+    def _close_launcher(self) -> None:
+        # The engine owns its launcher: a remote one holds a connection or a
+        # helper process that must not outlive shutdown().
+        close = getattr(self._launcher, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:
+                _log.exception("shutdown: closing the launcher failed")
 
     def _ask_raw(self, message: Any, timeout: float) -> Any:
         return self._supervisor.ask(message, timeout=timeout)

@@ -11,7 +11,7 @@ import pykka
 from messages import RunCleanup
 
 from ._base import EngineActor
-from ._internal import Tick
+from ._supervisor_messages import Tick
 
 __all__ = ["JanitorActor"]
 
