@@ -18,19 +18,26 @@ const client = new JSONRPCClient((request) => {
   sidecar.stdin.write(JSON.stringify(request) + "\n");
 });
 
-let executionId = null;
-let terminal = null;
-const ended = new Promise((resolve) => {
-  terminal = resolve;
-});
+// Terminal events by execution id. readline may deliver the execute_command response
+// and the execution's events in one tick, before the awaiting code below has run, so
+// a waiter looks here first instead of hoping to be registered in time.
+const terminals = new Map();
+const waiting = new Map();
+const TERMINAL = ["completed", "failed", "cancelled"];
+
+function terminalOf(executionId) {
+  if (terminals.has(executionId)) return Promise.resolve(terminals.get(executionId));
+  return new Promise((resolve) => waiting.set(executionId, resolve));
+}
 
 createInterface({ input: sidecar.stdout }).on("line", (line) => {
   const message = JSON.parse(line);
   if (message.method === "execution_event") {
     const event = message.params;
     console.log(`event ${event.seq} ${event.type} ${JSON.stringify(event)}`);
-    if (event.execution_id === executionId && ["completed", "failed", "cancelled"].includes(event.type)) {
-      terminal(event);
+    if (TERMINAL.includes(event.type)) {
+      terminals.set(event.execution_id, event);
+      waiting.get(event.execution_id)?.(event);
     }
   } else {
     client.receive(message);
@@ -44,13 +51,13 @@ try {
     command: { kind: "shell", command },
     labels: { client: "node" },
   });
-  executionId = started.execution_id;
+  const executionId = started.execution_id;
   console.log(`execution ${executionId}`);
   const result = await client.request("get_execution_result", {
     execution_id: executionId,
     wait_ms: 30000,
   });
-  await ended;
+  await terminalOf(executionId);
   console.log(`result ${JSON.stringify(result)}`);
   try {
     await client.request("get_execution_status", { execution_id: "not-a-uuid" });
