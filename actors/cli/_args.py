@@ -167,16 +167,28 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         parents=[shared],
         allow_abbrev=False,
-        help="serve the engine to a front end (JSON-RPC 2.0 over stdio)",
-        description="Serve one engine over stdin and stdout: JSON-RPC 2.0, one JSON object "
-        "per line. Ends, cancelling everything and killing every process group, on the "
-        "shutdown method, end of stdin, SIGTERM or SIGINT.",
+        help="serve the engine to a front end (JSON-RPC over stdio, or HTTP)",
+        description="Serve one engine to a front end: --stdio speaks JSON-RPC 2.0 on stdin "
+        "and stdout, one JSON object per line, and ends on the shutdown method, end of "
+        "stdin, SIGTERM or SIGINT; --http serves the web app and dashboard (the `web` "
+        "extra) until SIGTERM or SIGINT. Either way every process group is killed at the end.",
     )
-    serve.add_argument(
+    where = serve.add_mutually_exclusive_group(required=True)
+    where.add_argument(
         "--stdio",
         action="store_true",
-        required=True,
         help="JSON-RPC 2.0 on stdin/stdout, diagnostics on stderr",
+    )
+    where.add_argument(
+        "--http",
+        metavar="[HOST:]PORT",
+        help="the web app on HOST (default 127.0.0.1) and PORT; the URL with the token is "
+        "printed on stderr",
+    )
+    serve.add_argument(
+        "--token",
+        metavar="T",
+        help="with --http: the token every request must carry (default: a random one)",
     )
     _add_jobs(serve)
     commands.add_parser(

@@ -6,13 +6,31 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from messages import ErrorInfo
+from messages import ErrorInfo, ExecutionConfig
 
 from ._args import EXIT_USAGE, PROG, UsageError, build_parser, engine_config, late_commands
 from ._runner import run_aws, run_batch
 from ._views import Sink
 
 __all__ = ["main"]
+
+
+def serve_http_verb(config: ExecutionConfig, bind: str, token: str | None) -> int:
+    """``serve --http``: the web app on uvicorn until SIGINT or SIGTERM."""
+    try:
+        # Imported here: the CLI works without the `web` extra.
+        from actors.web._serve import parse_bind, serve_http  # noqa: PLC0415
+    except ImportError as exc:
+        raise UsageError(
+            f"serve --http needs the web extra (pip install 'cloudops-execution-engine[web]'): "
+            f"{exc}"
+        ) from None
+    try:
+        host, port = parse_bind(bind)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    serve_http(config, host, port, token)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.verb == "schema":
                 return write_schema(out)
             config = engine_config(args, args.jobs, 0, default_timeout_ms=args.timeout)
+            if args.http is not None:
+                return serve_http_verb(config, args.http, args.token)
+            if args.token is not None:
+                raise UsageError("--token goes with --http")
             return serve_stdio(config)
         args.commands += late_commands(extra)
         return run_batch(args, out, err)
