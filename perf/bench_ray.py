@@ -22,22 +22,24 @@ import os
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before ray is imported
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from contextlib import ExitStack  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import functools
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import Any
 
-import ray  # noqa: E402
+import ray
 
-from actors import ExecutionEngine  # noqa: E402
-from actors.backends import LocalLauncher  # noqa: E402
-from actors.ray import RayLauncher  # noqa: E402
-from actors.ray.testing import LocalRayHead  # noqa: E402
-from messages import Exec, ExecutionConfig, ExecutionRequest, ExecutionStatus  # noqa: E402
+from actors import ExecutionEngine
+from actors.backends import LocalLauncher
+from actors.ray import RayLauncher
+from actors.ray.testing import LocalRayHead
+from messages import Exec, ExecutionConfig, ExecutionRequest, ExecutionStatus
 
 STREAM = """
 import sys
@@ -120,7 +122,7 @@ def main() -> None:
         address = args.address
         if address is None:
             address = stack.enter_context(LocalRayHead(num_cpus=2)).address
-        ray.init(address=address, log_to_driver=False, logging_level="WARNING")
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         stack.callback(ray.shutdown)
         empty = ray.remote(_empty)
         floor = median(
@@ -130,14 +132,15 @@ def main() -> None:
         rows: list[tuple[str, float, float]] = []
         local = stack.enter_context(make_engine(LocalLauncher()))
         remote = stack.enter_context(make_engine(RayLauncher(address, num_cpus=1.0)))
-        for name, fn in (
+        figures: tuple[tuple[str, Callable[[ExecutionEngine], float]], ...] = (
             (f"true x {count}, 2 at a time (s)", lambda e: run_many(e, count)),
             ("one true at a time (ms each)", lambda e: 1000 * run_one(e, count // 4)),
             (f"stream of {lines:,} lines (s)", lambda e: run_stream(e, lines)),
-        ):
-            rows.append(
-                (name, median(lambda: fn(local), repeat), median(lambda: fn(remote), repeat))
-            )
+        )
+        for name, fn in figures:
+            here = median(functools.partial(fn, local), repeat)
+            there = median(functools.partial(fn, remote), repeat)
+            rows.append((name, here, there))
     print(f"floor: ray.get of an empty task, one at a time: {1000 * floor:.2f} ms")
     print(f"{'figure':<36} {'local':>10} {'ray':>10} {'ray/local':>10}")
     for name, here, there in rows:

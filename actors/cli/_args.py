@@ -12,6 +12,7 @@ from typing import NoReturn
 
 from pydantic import ValidationError
 
+from actors.backends import Launcher
 from messages import ExecutionConfig
 
 __all__ = [
@@ -104,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BYTES",
         help="output kept per stream of each command, e.g. 65536 or 10M; the rest is "
         "dropped with a warning line (default: 10M)",
+    )
+    shared.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run every command on a node of this Ray cluster (the `ray` extra): "
+        "HOST:PORT of its head, 'auto', or ray://HOST:10001",
     )
     logs = shared.add_mutually_exclusive_group()
     logs.add_argument(
@@ -250,6 +257,31 @@ def engine_config(
         return ExecutionConfig.model_validate(fields)
     except ValidationError as exc:
         raise UsageError(one_line(exc)) from None
+
+
+def engine_launcher(args: argparse.Namespace) -> Launcher | None:
+    """A ``RayLauncher`` joined to ``--ray ADDRESS``, or None for local children."""
+    if args.ray is None:
+        return None
+    try:
+        from actors.ray import RayLauncher  # noqa: PLC0415 - the optional `ray` extra
+    except ImportError:
+        raise UsageError(
+            "--ray needs the ray extra: pip install 'cloudops-execution-engine[ray]'"
+        ) from None
+    try:
+        return RayLauncher(args.ray)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except ConnectionError as exc:
+        raise UsageError(f"cannot join the Ray cluster at --ray {args.ray}: {exc}") from None
+
+
+def close_launcher(launcher: Launcher | None) -> None:
+    """Close a launcher no engine took over (an engine closes its own at shutdown)."""
+    close = getattr(launcher, "close", None)
+    if close is not None:
+        close()
 
 
 def late_commands(extra: list[str]) -> list[str]:

@@ -6,17 +6,39 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from actors.backends import Launcher
 from messages import ErrorInfo, ExecutionConfig
 
-from ._args import EXIT_USAGE, PROG, UsageError, build_parser, engine_config, late_commands
+from ._args import (
+    EXIT_USAGE,
+    PROG,
+    UsageError,
+    build_parser,
+    close_launcher,
+    engine_config,
+    engine_launcher,
+    late_commands,
+)
 from ._runner import run_aws, run_batch
 from ._views import Sink
 
 __all__ = ["main"]
 
 
-def serve_http_verb(config: ExecutionConfig, bind: str, token: str | None) -> int:
+def serve_http_verb(
+    config: ExecutionConfig, bind: str, token: str | None, launcher: Launcher | None = None
+) -> int:
     """``serve --http``: the web app on uvicorn until SIGINT or SIGTERM."""
+    try:
+        return _serve_http(config, bind, token, launcher)
+    except UsageError:
+        close_launcher(launcher)
+        raise
+
+
+def _serve_http(
+    config: ExecutionConfig, bind: str, token: str | None, launcher: Launcher | None
+) -> int:
     try:
         # Imported here: the CLI works without the `web` extra.
         from actors.web._serve import parse_bind, serve_http  # noqa: PLC0415
@@ -29,7 +51,7 @@ def serve_http_verb(config: ExecutionConfig, bind: str, token: str | None) -> in
         host, port = parse_bind(bind)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    serve_http(config, host, port, token)
+    serve_http(config, host, port, token, launcher=launcher)
     return 0
 
 
@@ -52,11 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.verb == "schema":
                 return write_schema(out)
             config = engine_config(args, args.jobs, 0, default_timeout_ms=args.timeout)
-            if args.http is not None:
-                return serve_http_verb(config, args.http, args.token)
-            if args.token is not None:
+            if args.http is None and args.token is not None:
                 raise UsageError("--token goes with --http")
-            return serve_stdio(config)
+            launcher = engine_launcher(args)
+            if args.http is not None:
+                return serve_http_verb(config, args.http, args.token, launcher)
+            return serve_stdio(config, launcher=launcher)
         args.commands += late_commands(extra)
         return run_batch(args, out, err)
     except UsageError as exc:

@@ -24,7 +24,15 @@ from messages import (
     Shell,
 )
 
-from ._args import PROG, UsageError, engine_config, one_line, read_commands
+from ._args import (
+    PROG,
+    UsageError,
+    close_launcher,
+    engine_config,
+    engine_launcher,
+    one_line,
+    read_commands,
+)
 from ._batch import Batch
 from ._interrupts import Interrupts
 from ._views import JsonView, PlainView, Sink, TaggedView, View
@@ -37,15 +45,22 @@ def _requests(commands: list[Command], timeout_ms: int | None) -> list[Execution
 
 
 def _execute(
-    config: ExecutionConfig, requests: list[ExecutionRequest], view: View, err: Sink
+    args: argparse.Namespace,
+    config: ExecutionConfig,
+    requests: list[ExecutionRequest],
+    view: View,
+    err: Sink,
 ) -> int:
     """Run the batch on one engine; always shut it down; return the exit status."""
     batch = Batch(requests, view)
+    # Before Interrupts: a Ray driver installs its own SIGTERM handler on connecting.
+    launcher = engine_launcher(args)
     with Interrupts() as interrupts:
         batch.wake = interrupts.wake
         try:
-            engine = ExecutionEngine(config, event_handler=batch)
+            engine = ExecutionEngine(config, event_handler=batch, launcher=launcher)
         except OSError as exc:
+            close_launcher(launcher)
             raise UsageError(f"cannot create log dir {config.log_dir}: {exc.strerror}") from None
         interrupts.on_second = engine.kill_all
         try:
@@ -94,7 +109,7 @@ def run_batch(args: argparse.Namespace, view_out: Sink, err: Sink) -> int:
         view = JsonView(view_out, err)
     else:
         view = TaggedView.for_terminal(view_out, err, total=len(requests), log_dir=config.log_dir)
-    status = _execute(config, requests, view, err)
+    status = _execute(args, config, requests, view, err)
     return 0 if args.exit_zero and status == 1 else status
 
 
@@ -113,4 +128,4 @@ def run_aws(args: argparse.Namespace, extra: list[str], out: Sink, err: Sink) ->
     except ValidationError as exc:
         raise UsageError(f"invalid aws command: {one_line(exc)}") from None
     view = JsonView(out, err) if args.json else PlainView(out, err)
-    return _execute(engine_config(args, 1, 1), requests, view, err)
+    return _execute(args, engine_config(args, 1, 1), requests, view, err)

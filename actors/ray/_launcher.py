@@ -16,7 +16,7 @@ import math
 import queue
 import threading
 from ipaddress import ip_address
-from typing import Any
+from typing import Any, cast
 
 import ray
 from ray.exceptions import RayError, TaskCancelledError
@@ -122,7 +122,8 @@ class RayLauncher:
     @property
     def node(self) -> str | None:
         """The cluster's node when it has exactly one alive node, else None."""
-        alive = [n["NodeID"] for n in ray.nodes() if n.get("Alive")]
+        nodes: list[dict[str, Any]] = cast(Any, ray).nodes()  # untyped in Ray
+        alive = [n["NodeID"] for n in nodes if n.get("Alive")]
         return alive[0] if len(alive) == 1 else None
 
     def spawn(self, spec: LaunchSpec) -> Child:
@@ -134,14 +135,13 @@ class RayLauncher:
         if self._closed:
             raise OSError("the RayLauncher is closed")
         try:
-            gen = self._run.remote(spec)
-            first = ray.get(next(gen))
+            gen: Any = self._run.remote(spec)
+            first: _node.Frame = tuple(ray.get(next(gen)))
         except (RayError, StopIteration) as exc:
             raise OSError(f"Ray could not start the child: {exc}") from exc
         if first[0] == "spawn_error":
             raise OSError(first[1], first[2])
-        _, pid, starttime, node, worker_pid = first
-        child = _RayChild(self, gen, pid, starttime, node, worker_pid)
+        child = _RayChild(self, gen, first)
         with self._lock:
             self._children.add(child)
         return child
@@ -179,21 +179,13 @@ def _ray_rewrites_loopback() -> bool:
 class _RayChild:
     """A child running in a Ray task; frames arrive through a reader thread."""
 
-    def __init__(
-        self,
-        launcher: RayLauncher,
-        gen: Any,
-        pid: int,
-        starttime: str | None,
-        node: str,
-        worker_pid: int,
-    ) -> None:
+    def __init__(self, launcher: RayLauncher, gen: Any, started: _node.Frame) -> None:
         self._launcher = launcher
         self._gen = gen
-        self._pid = pid
-        self._starttime = starttime
-        self._node = node
-        self.worker_pid = worker_pid
+        self._pid: int = started[1]
+        self._starttime: str | None = started[2]
+        self._node: str = started[3]
+        self.worker_pid: int = started[4]
         """The Ray worker process that runs the child's task (tests kill it)."""
         self._frames: queue.Queue[tuple[Any, ...]] = queue.Queue(_QUEUE_FRAMES)
         self._closing = threading.Event()
@@ -202,7 +194,7 @@ class _RayChild:
         self._exited = False
         self._eofs = 0
         self._reader = threading.Thread(
-            target=self._read, name=f"ray-child-{node[:8]}-{pid}", daemon=True
+            target=self._read, name=f"ray-child-{self._node[:8]}-{self._pid}", daemon=True
         )
         self._reader.start()
 
@@ -244,16 +236,14 @@ class _RayChild:
             frame = self._frames.get(timeout=timeout)
         except queue.Empty:
             return
-        while True:
-            self._deliver(frame, sink)
-            if self._ended:
-                return
+        while not self._deliver(frame, sink):
             try:
                 frame = self._frames.get_nowait()
             except queue.Empty:
                 return
 
-    def _deliver(self, frame: tuple[Any, ...], sink: ChildSink) -> None:
+    def _deliver(self, frame: tuple[Any, ...], sink: ChildSink) -> bool:
+        """Hand one frame to ``sink``; True once no frame will follow."""
         match frame[0]:
             case "out" if not self._abandoned:
                 sink.on_output(_STREAMS[frame[1]], frame[2])
@@ -271,6 +261,7 @@ class _RayChild:
                 self._ended = True
                 if not (self._exited and self._eofs == len(_STREAMS)):
                     sink.on_lost("the task on the node ended before its child did")
+        return self._ended
 
     def wake(self) -> None:
         with contextlib.suppress(queue.Full):  # a full queue wakes pump anyway
@@ -288,10 +279,11 @@ class _RayChild:
         if self._closing.is_set():
             return
         self._closing.set()
-        if self._reader.is_alive():
+        finished = self._exited and self._eofs == len(_STREAMS)
+        if self._reader.is_alive() and not finished:
             # Released, the task kills the group and reaps on the node; the
-            # reader ends when the task has.
+            # reader ends when the task has. A finished child's task ends by itself.
             with contextlib.suppress(RayError):
                 self._launcher.signal_node(self._node, self._pid, self._starttime, 0)
-            self._reader.join(_CLOSE_WAIT_S)
+        self._reader.join(_CLOSE_WAIT_S)
         self._launcher.forget(self)

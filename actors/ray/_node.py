@@ -9,11 +9,12 @@ stdin, and yields frames (plain tuples, cheap to pickle) in order:
 - ``("out", stream_index, bytes)`` chunks, ``("eof", stream_index)`` per stream;
 - ``("exit", status)`` when the main process exits (negative for a signal).
 
-When the child has exited and both pipes ended, or when the driver releases it
-(``signal_group`` with signal 0), the whole group is killed and the main process reaped. Until then the
-main process stays a zombie (``WNOWAIT``), so its group id cannot be reused
-and ``signal_group`` never reaches a stranger; ``signal_group`` also checks the
-process's start time, for a signal that arrives after the reap.
+When the child has exited and both pipes ended, or when the driver releases
+it (``signal_group`` with signal 0), the whole group is killed and the main
+process reaped. Until then the main process stays a zombie (``WNOWAIT``), so
+its group id cannot be reused and ``signal_group`` never reaches a stranger;
+``signal_group`` also checks the process's start time, for a signal that
+arrives after the reap.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 The head runs ``ray start --head --block`` in a session of its own, on
 loopback only, with a short temp dir; ``stop()`` kills every process of that
 session and nothing else. The head is detached (its parent exits at once), so,
-as a real cluster, none of its processes is a descendant of the driver. Never ``ray stop``: it kills every Ray process
-on the machine by name, other people's included.
+as a real cluster, none of its processes is a descendant of the driver. Never
+``ray stop``: it kills every Ray process on the machine by name, other
+people's included.
 """
 
 from __future__ import annotations
@@ -71,12 +72,16 @@ class LocalRayHead:
         """What ``ray.init`` and ``RayLauncher`` take to join this head."""
         self._dir = Path(tempfile.mkdtemp(prefix="rh", dir="/tmp"))
         self._sid: int | None = None
-        self.env = os.environ | LOOPBACK_ENV | {
-            # Keep idle workers: a driver's connections to workers that come and
-            # go would look like leaked fds to a test's leak check.
-            "RAY_idle_worker_killing_time_threshold_ms": str(24 * 3600 * 1000),
-            "RAY_num_workers_soft_limit": "64",
-        }
+        self.env = (
+            os.environ
+            | LOOPBACK_ENV
+            | {
+                # Keep idle workers: a driver's connections to workers that come and
+                # go would look like leaked fds to a test's leak check.
+                "RAY_idle_worker_killing_time_threshold_ms": str(24 * 3600 * 1000),
+                "RAY_num_workers_soft_limit": "64",
+            }
+        )
 
     def start(self) -> None:
         """Start the head and wait until its GCS port accepts connections."""

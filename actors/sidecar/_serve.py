@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from actors import ExecutionEngine
-from actors.cli._args import EXIT_USAGE
+from actors.backends import Launcher
+from actors.cli._args import EXIT_USAGE, close_launcher
 from actors.cli._interrupts import Interrupts
 from messages import ExecutionConfig, ExecutionEvent
 
@@ -47,8 +48,12 @@ class _Events:
         self._writer.event(event.execution_id, line)
 
 
-def serve_stdio(config: ExecutionConfig) -> int:
+def serve_stdio(config: ExecutionConfig, *, launcher: Launcher | None = None) -> int:
     """Serve an engine built from ``config`` on stdin/stdout until told to stop.
+
+    Args:
+        config: the engine's config.
+        launcher: where children run (``RayLauncher`` for ``--ray``); None: here.
 
     Returns:
         0 after ``shutdown`` or end of stdin; 128 + N after signal N; 2 when the
@@ -69,8 +74,9 @@ def serve_stdio(config: ExecutionConfig) -> int:
             interrupts.wake()
 
         try:
-            engine = ExecutionEngine(config, event_handler=_Events(writer))
+            engine = ExecutionEngine(config, event_handler=_Events(writer), launcher=launcher)
         except OSError as exc:
+            close_launcher(launcher)
             _log.error("cannot create log dir %s: %s", config.log_dir, exc.strerror)
             return EXIT_USAGE
         interrupts.on_second = engine.kill_all

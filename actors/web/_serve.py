@@ -12,6 +12,7 @@ from typing import Any, TextIO
 import uvicorn
 
 from actors import ExecutionEngine
+from actors.backends import Launcher
 from messages import ExecutionConfig
 
 from ._app import create_app
@@ -120,6 +121,7 @@ def serve_http(
     token: str | None = None,
     *,
     announce: TextIO = sys.stderr,
+    launcher: Launcher | None = None,
     **uvicorn_options: Any,
 ) -> None:
     """Serve a new engine's web app until SIGINT or SIGTERM, then shut the engine down.
@@ -130,10 +132,11 @@ def serve_http(
         port: the port; 0 picks a free one.
         token: the secret; a random one when None.
         announce: where the dashboard's URL, with the token, is printed.
+        launcher: where children run (``RayLauncher`` for ``--ray``); None: here.
         **uvicorn_options: more ``uvicorn.Config`` settings (``log_level``...).
     """
     token = token or secrets.token_urlsafe(24)
-    engine = ExecutionEngine(engine_config)
+    engine = ExecutionEngine(engine_config, launcher=launcher)
     try:
         app = create_app(engine, token=token, allowed_hosts=allowed_hosts_for(host))
         if host in _WILDCARDS:

@@ -11,8 +11,7 @@ import pytest
 from actors.ray import RayLauncher
 from actors.ray.testing import LocalRayHead
 from actors.testing import LeakCheck
-
-conformance = pytest.importorskip("tests.conformance")
+from tests.conformance import ConformanceSuite, LauncherFactory
 
 # Each running execution reserves this much of the head's 2 CPUs: the suite runs
 # up to 20 at once.
@@ -53,10 +52,10 @@ def _ray_leak_check(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def launcher_factory(ray_head: LocalRayHead) -> conformance.LauncherFactory:
+def launcher_factory(ray_head: LocalRayHead) -> LauncherFactory:
     """New launchers on the session's head (they share the session's connection)."""
     return lambda: KillableRayLauncher(ray_head.address, num_cpus=NUM_CPUS)
 
 
-class TestRayLauncherConformance(conformance.ConformanceSuite):  # type: ignore[misc,name-defined]
+class TestRayLauncherConformance(ConformanceSuite):
     """Every behaviour of an execution, with children on the local Ray head."""

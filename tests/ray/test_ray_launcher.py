@@ -1,4 +1,4 @@
-"""RayLauncher end to end on a local head: output, exit codes, cancel, spawn errors, lost workers."""
+"""RayLauncher on a local head: output, exit codes, cancel, spawn errors, lost workers."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import UUID
 
 import pytest
 
@@ -13,7 +16,15 @@ from actors import ExecutionEngine
 from actors.ray import RayLauncher
 from actors.ray.testing import LocalRayHead
 from actors.testing import EventRecorder
-from messages import Exec, ExecutionConfig, ExecutionRequest, ExecutionStatus, Failed, Started
+from messages import (
+    Exec,
+    ExecutionConfig,
+    ExecutionRequest,
+    ExecutionStatus,
+    Failed,
+    Started,
+    Stdout,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -25,7 +36,7 @@ def py(code: str) -> Exec:
 
 
 @pytest.fixture
-def engine(ray_head: LocalRayHead, tmp_path: os.PathLike[str]) -> ExecutionEngine:
+def engine(ray_head: LocalRayHead, tmp_path: Path) -> Iterator[ExecutionEngine]:
     launcher = RayLauncher(ray_head.address, num_cpus=0.1)
     config = ExecutionConfig.testing(log_dir=tmp_path, max_concurrent_executions=4)
     with ExecutionEngine(config, launcher=launcher) as engine:
@@ -65,7 +76,10 @@ def test_a_missing_program_fails_as_a_spawn_error(engine: ExecutionEngine) -> No
 
 def test_cancel_kills_the_remote_process_group(engine: ExecutionEngine) -> None:
     with EventRecorder(engine) as recorder:
-        code = "import subprocess, time; subprocess.Popen(['sleep', '300']); print('up', flush=True); time.sleep(300)"
+        code = (
+            "import subprocess, time; subprocess.Popen(['sleep', '300']); "
+            "print('up', flush=True); time.sleep(300)"
+        )
         execution_id = engine.execute(ExecutionRequest(command=py(code)))
         recorder.wait_for("stdout", execution_id, timeout=RESULT_TIMEOUT_S)
         started = recorder.of(execution_id)[0]
@@ -106,8 +120,8 @@ def test_a_killed_ray_worker_ends_its_execution_node_lost_and_the_next_one_runs(
     assert engine.get_result(nxt, timeout=RESULT_TIMEOUT_S).stdout == "next"
 
 
-def engine_stdout(recorder: EventRecorder, execution_id: object) -> str:
-    for event in recorder.of(execution_id):  # type: ignore[arg-type]
-        if event.type == "stdout":
+def engine_stdout(recorder: EventRecorder, execution_id: UUID) -> str:
+    for event in recorder.of(execution_id):
+        if isinstance(event, Stdout):
             return event.lines[0]
     raise AssertionError("no stdout")
