@@ -15,4 +15,3 @@ def test_run_with_ray_runs_the_batch_on_the_cluster_and_exits_zero(
     out, _err = capfd.readouterr()
     assert status == 0
     assert "on-the-node" in out
-
