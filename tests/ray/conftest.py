@@ -18,6 +18,19 @@ import pytest
 # Before anything imports ray (importing actors.ray does); LocalRayHead checks it.
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
+# Starting the head and warming its workers took 20-90 s on a loaded 2-core
+# machine (measured), inside the first test's setup.
+RAY_TEST_TIMEOUT_S = 240
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every test under tests/ray the time a head start may take."""
+    here = os.path.dirname(__file__)
+    for item in items:
+        if str(item.path).startswith(here):
+            item.add_marker(pytest.mark.timeout(RAY_TEST_TIMEOUT_S))
+
+
 if importlib.util.find_spec("ray") is None:
     collect_ignore_glob = ["test_*.py"]
 else:

@@ -26,8 +26,6 @@ from messages import (
     Stdout,
 )
 
-pytestmark = pytest.mark.timeout(120)
-
 RESULT_TIMEOUT_S = 60.0
 
 
