@@ -99,7 +99,12 @@ class RayLauncher:
             raise ValueError(f"num_cpus must be a number, got {num_cpus!r}")
         if not (num_cpus > 0 and math.isfinite(num_cpus)):
             raise ValueError(f"num_cpus must be a positive number, got {num_cpus!r}")
-        if address is not None and _is_loopback(address) and _ray_rewrites_loopback():
+        if (
+            address is not None
+            and not ray.is_initialized()
+            and _is_loopback(address)
+            and _ray_rewrites_loopback()
+        ):
             raise ValueError(
                 f"address {address!r} is a loopback address, which Ray replaces with this "
                 "machine's own address: set RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 in the "
