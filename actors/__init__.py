@@ -9,6 +9,7 @@ event-dispatch thread.
 from . import signals
 from ._dispatch import EventHandler
 from ._engine import ExecutionEngine
+from ._history import ExecutionHistory
 from ._janitor import JanitorActor
 from ._process import Child, Launcher, LaunchSpec, LocalLauncher
 from ._supervisor import SupervisorActor
@@ -18,6 +19,7 @@ __all__ = [
     "Child",
     "EventHandler",
     "ExecutionEngine",
+    "ExecutionHistory",
     "JanitorActor",
     "LaunchSpec",
     "Launcher",

@@ -18,6 +18,7 @@ from ._events import (
     Stderr,
     Stdout,
 )
+from ._history import HistoryMetrics
 from ._protocol import (
     Cancel,
     GetMetrics,
@@ -63,6 +64,7 @@ __all__ = [
     "GetMetrics",
     "GetResult",
     "GetStatus",
+    "HistoryMetrics",
     "InvalidRequest",
     "ListExecutions",
     "OversizedOutputStrategy",

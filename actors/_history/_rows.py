@@ -1,0 +1,145 @@
+"""Between lifecycle facts and models on one side and table rows on the other.
+
+Times are stored as integer microseconds since the epoch (UTC), which
+round-trips a ``datetime`` exactly and sorts as a number. What is stored is
+redacted; a request's ``env`` is stored as its names only.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from messages import ExecutionRequest, ExecutionResult, ExecutionStatus, ExecutionSummary
+
+from .._lifecycle import (
+    ExecutionEnded,
+    ExecutionQueued,
+    ExecutionRunning,
+    ExecutionsEvicted,
+    LifecycleFact,
+)
+from .._streams import Redactor
+
+__all__ = [
+    "SUMMARY_COLUMNS",
+    "apply_fact",
+    "from_us",
+    "result_from_json",
+    "stored_request",
+    "summary_from_row",
+    "to_us",
+]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+SUMMARY_COLUMNS = "id, status, command, labels, queued_us, started_us, completed_us, exit_code, pid"
+"""The columns ``summary_from_row`` reads, in its order."""
+
+
+def to_us(moment: datetime) -> int:
+    """An aware datetime as integer microseconds since the epoch."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def from_us(micros: int) -> datetime:
+    """Integer microseconds since the epoch as an aware UTC datetime."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _opt_us(moment: datetime | None) -> int | None:
+    return None if moment is None else to_us(moment)
+
+
+def _redact_all(value: Any, redact: Redactor) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(k): _redact_all(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_all(v, redact) for v in value]
+    return value
+
+
+def stored_request(request: ExecutionRequest, redact: Redactor) -> str:
+    """The request as JSON, redacted, with ``env`` replaced by the sorted list of its names."""
+    data = request.model_dump(mode="json", exclude={"env"})
+    data = _redact_all(data, redact)
+    data["env"] = sorted(request.env)
+    return json.dumps(data, separators=(",", ":"))
+
+
+def apply_fact(conn: sqlite3.Connection, fact: LifecycleFact, redact: Redactor, host: int) -> None:
+    """Write one lifecycle fact inside the caller's transaction."""
+    match fact:
+        case ExecutionQueued(request=request, description=description, queued_at=queued_at):
+            labels = {redact(k): redact(v) for k, v in request.labels.items()}
+            # REPLACE: an id reused after an earlier process recorded it takes its place.
+            conn.execute(
+                "INSERT OR REPLACE INTO executions"
+                " (id, status, command, labels, request, queued_us, host)"
+                " VALUES (?, 'pending', ?, ?, ?, ?, ?)",
+                (
+                    str(request.id),
+                    redact(description),
+                    json.dumps(labels, separators=(",", ":")),
+                    stored_request(request, redact),
+                    to_us(queued_at),
+                    host,
+                ),
+            )
+        case ExecutionRunning(execution_id=execution_id, pid=pid, started_at=started_at):
+            conn.execute(
+                "UPDATE executions SET status = 'running', pid = ?, started_us = ?"
+                " WHERE id = ? AND status = 'pending'",
+                (pid, to_us(started_at), str(execution_id)),
+            )
+        case ExecutionEnded(result=result):
+            conn.execute(
+                "UPDATE executions SET status = ?, started_us = ?, completed_us = ?,"
+                " exit_code = ?, pid = ?, log_path = ?, stdout_spill = ?, stderr_spill = ?,"
+                " result = ? WHERE id = ?",
+                (
+                    result.status.value,
+                    _opt_us(result.started_at),
+                    to_us(result.completed_at),
+                    result.exit_code,
+                    result.pid,
+                    _opt_str(result.log_path),
+                    _opt_str(result.stdout_spill_path),
+                    _opt_str(result.stderr_spill_path),
+                    result.model_dump_json(),
+                    str(result.execution_id),
+                ),
+            )
+        case ExecutionsEvicted():
+            pass  # eviction from memory changes nothing on disk
+
+
+def _opt_str(value: object | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def summary_from_row(row: tuple[Any, ...]) -> ExecutionSummary:
+    """An ``ExecutionSummary`` from the ``SUMMARY_COLUMNS`` of one row."""
+    execution_id, status, command, labels, queued, started, completed, exit_code, pid = row
+    return ExecutionSummary(
+        execution_id=UUID(execution_id),
+        status=ExecutionStatus(status),
+        command=command,
+        labels=json.loads(labels),
+        queued_at=from_us(queued),
+        started_at=None if started is None else from_us(started),
+        completed_at=None if completed is None else from_us(completed),
+        exit_code=exit_code,
+        pid=pid,
+    )
+
+
+def result_from_json(text: str) -> ExecutionResult:
+    """The stored ``ExecutionResult`` of a terminal row."""
+    return ExecutionResult.model_validate_json(text)
