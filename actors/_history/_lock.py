@@ -12,11 +12,31 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import time
 from pathlib import Path
 
 from messages import ExecutionError
 
 __all__ = ["HistoryLock"]
+
+# A host killed while it forks a child leaves that child holding a copy of the
+# lock's descriptor until it execs (close-on-exec): the lock outlives its dead
+# holder by a few milliseconds. Seen in the crash test; so a taken lock is
+# retried this long before another engine is declared to hold it.
+_LOCK_WAIT_S = 1.0
+_LOCK_POLL_S = 0.01
+
+
+def _flock_soon(fd: int) -> None:
+    deadline = time.monotonic() + _LOCK_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(_LOCK_POLL_S)
 
 
 class HistoryLock:
@@ -36,7 +56,7 @@ class HistoryLock:
                 f"cannot lock history_path={str(history_path)!r}: {self.path}: {exc}"
             ) from exc
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _flock_soon(fd)
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
             os.close(fd)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -26,12 +27,12 @@ from .._streams import Redactor
 
 __all__ = [
     "SUMMARY_COLUMNS",
-    "apply_fact",
     "from_us",
     "result_from_json",
     "stored_request",
     "summary_from_row",
     "to_us",
+    "write_facts",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -67,57 +68,105 @@ def _redact_all(value: Any, redact: Redactor) -> Any:
 
 def stored_request(request: ExecutionRequest, redact: Redactor) -> str:
     """The request as JSON, redacted, with ``env`` replaced by the sorted list of its names."""
-    data = request.model_dump(mode="json", exclude={"env"})
-    data = _redact_all(data, redact)
+    names = json.dumps(sorted(request.env), separators=(",", ":")) if request.env else "[]"
+    if not redact.secrets:
+        text = request.model_dump_json(exclude={"env"})
+        return f'{text[:-1]},"env":{names}}}'
+    data = _redact_all(request.model_dump(mode="json", exclude={"env"}), redact)
     data["env"] = sorted(request.env)
     return json.dumps(data, separators=(",", ":"))
 
 
-def apply_fact(conn: sqlite3.Connection, fact: LifecycleFact, redact: Redactor, host: int) -> None:
-    """Write one lifecycle fact inside the caller's transaction."""
-    match fact:
-        case ExecutionQueued(request=request, description=description, queued_at=queued_at):
-            labels = {redact(k): redact(v) for k, v in request.labels.items()}
-            # REPLACE: an id reused after an earlier process recorded it takes its place.
-            conn.execute(
-                "INSERT OR REPLACE INTO executions"
-                " (id, status, command, labels, request, queued_us, host)"
-                " VALUES (?, 'pending', ?, ?, ?, ?, ?)",
-                (
-                    str(request.id),
+_INSERT = (
+    "INSERT OR REPLACE INTO executions (id, status, command, labels, request, queued_us, host,"
+    " started_us, completed_us, exit_code, pid, log_path, stdout_spill, stderr_spill, result)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_RUNNING = (
+    "UPDATE executions SET status = 'running', pid = ?, started_us = ?"
+    " WHERE id = ? AND status = 'pending'"
+)
+_ENDED = (
+    "UPDATE executions SET status = ?, started_us = ?, completed_us = ?, exit_code = ?, pid = ?,"
+    " log_path = ?, stdout_spill = ?, stderr_spill = ?, result = ? WHERE id = ?"
+)
+
+
+def _ended_columns(result: ExecutionResult) -> tuple[Any, ...]:
+    return (
+        result.status.value,
+        _opt_us(result.started_at),
+        to_us(result.completed_at),
+        result.exit_code,
+        result.pid,
+        _opt_str(result.log_path),
+        _opt_str(result.stdout_spill_path),
+        _opt_str(result.stderr_spill_path),
+        result.model_dump_json(),
+    )
+
+
+def write_facts(
+    conn: sqlite3.Connection, facts: Iterable[LifecycleFact], redact: Redactor, host: int
+) -> None:
+    """Write lifecycle facts inside the caller's transaction, as few statements as can be.
+
+    An execution submitted in this batch gets one row with everything the
+    batch knows of it (under load most executions start and end within one
+    batch). Later facts of executions inserted earlier become updates; a
+    ``running`` update never undoes an end, so updates need no order.
+    """
+    inserts: dict[str, list[Any]] = {}
+    running: list[tuple[Any, ...]] = []
+    ended: list[tuple[Any, ...]] = []
+    for fact in facts:
+        match fact:
+            case ExecutionQueued(request=request, description=description, queued_at=queued_at):
+                key = str(request.id)
+                inserts.pop(key, None)  # an id reused: the later submission takes its place
+                inserts[key] = [
+                    key,
+                    "pending",
                     redact(description),
-                    json.dumps(labels, separators=(",", ":")),
+                    _labels(request.labels, redact),
                     stored_request(request, redact),
                     to_us(queued_at),
                     host,
-                ),
-            )
-        case ExecutionRunning(execution_id=execution_id, pid=pid, started_at=started_at):
-            conn.execute(
-                "UPDATE executions SET status = 'running', pid = ?, started_us = ?"
-                " WHERE id = ? AND status = 'pending'",
-                (pid, to_us(started_at), str(execution_id)),
-            )
-        case ExecutionEnded(result=result):
-            conn.execute(
-                "UPDATE executions SET status = ?, started_us = ?, completed_us = ?,"
-                " exit_code = ?, pid = ?, log_path = ?, stdout_spill = ?, stderr_spill = ?,"
-                " result = ? WHERE id = ?",
-                (
-                    result.status.value,
-                    _opt_us(result.started_at),
-                    to_us(result.completed_at),
-                    result.exit_code,
-                    result.pid,
-                    _opt_str(result.log_path),
-                    _opt_str(result.stdout_spill_path),
-                    _opt_str(result.stderr_spill_path),
-                    result.model_dump_json(),
-                    str(result.execution_id),
-                ),
-            )
-        case ExecutionsEvicted():
-            pass  # eviction from memory changes nothing on disk
+                    *_NO_END,
+                ]
+            case ExecutionRunning(execution_id=execution_id, pid=pid, started_at=started_at):
+                key = str(execution_id)
+                row = inserts.get(key)
+                if row is None:
+                    running.append((pid, to_us(started_at), key))
+                elif row[1] == "pending":
+                    row[1], row[7], row[10] = "running", to_us(started_at), pid
+            case ExecutionEnded(result=result):
+                key = str(result.execution_id)
+                columns = _ended_columns(result)
+                row = inserts.get(key)
+                if row is None:
+                    ended.append((*columns, key))
+                else:
+                    row[1] = columns[0]
+                    row[7:15] = columns[1:]
+            case ExecutionsEvicted():
+                pass  # eviction from memory changes nothing on disk
+    if inserts:
+        conn.executemany(_INSERT, inserts.values())
+    if running:
+        conn.executemany(_RUNNING, running)
+    if ended:
+        conn.executemany(_ENDED, ended)
+
+
+_NO_END = (None,) * 8
+
+
+def _labels(labels: dict[str, str], redact: Redactor) -> str:
+    if not labels:
+        return "{}"
+    return json.dumps({redact(k): redact(v) for k, v in labels.items()}, separators=(",", ":"))
 
 
 def _opt_str(value: object | None) -> str | None:

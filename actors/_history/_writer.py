@@ -29,7 +29,7 @@ from messages import ExecutionError, HistoryMetrics
 from .._lifecycle import LifecycleFact
 from .._streams import Redactor
 from ._prune import delete_files, prune
-from ._rows import apply_fact, to_us
+from ._rows import to_us, write_facts
 
 __all__ = ["HistoryWriter", "PruneRequest"]
 
@@ -200,8 +200,8 @@ class HistoryWriter:
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for _, fact in batch:
-                apply_fact(conn, fact, self._redact, self._host)  # type: ignore[arg-type]
+            facts = [fact for _, fact in batch]
+            write_facts(conn, facts, self._redact, self._host)  # type: ignore[arg-type]
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._failed(exc)
@@ -253,7 +253,8 @@ class HistoryWriter:
     def _shrink(self) -> None:
         conn = self._conn
         try:
-            conn.execute("PRAGMA incremental_vacuum")
+            # execute() steps a statement once, which frees one page; a script runs it whole.
+            conn.executescript("PRAGMA incremental_vacuum;")
             # A reader in a long read would make TRUNCATE wait; never let it block the writer.
             conn.execute("PRAGMA busy_timeout=0")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1,0 +1,192 @@
+"""The history file over time: recovery, schema upgrades, 100,000 rows, a full disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from actors import ExecutionEngine, ExecutionHistory
+from actors._history import start_history
+from actors._history._schema import MIGRATIONS, SCHEMA_VERSION, connect_writer, migrate
+from actors._lifecycle import ExecutionEnded, ExecutionQueued, ExecutionRunning
+from messages import (
+    ExecutionConfig,
+    ExecutionRequest,
+    ExecutionResult,
+    ExecutionStatus,
+    Shell,
+)
+from tests.conftest import EngineFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _ended(request: ExecutionRequest, at: datetime) -> ExecutionEnded:
+    return ExecutionEnded(
+        ExecutionResult(
+            execution_id=request.id,
+            status=ExecutionStatus.COMPLETED,
+            success=True,
+            exit_code=0,
+            stdout="out",
+            stderr="",
+            queued_at=at,
+            started_at=at,
+            completed_at=at,
+            duration_ms=0,
+        )
+    )
+
+
+def _history(path: Path, **config: object) -> ExecutionHistory:
+    return start_history(
+        ExecutionConfig.testing(history_path=path, **config),
+        thread_name="execution-engine-test-history",
+    )
+
+
+def test_an_engine_marks_what_a_dead_host_left_pending_or_running_interrupted(
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    path = tmp_path / "h.sqlite3"
+    pending, running = (ExecutionRequest(command=Shell(command="true")) for _ in range(2))
+    history = _history(path)
+    for request in (pending, running):
+        history.record(ExecutionQueued(request, "true", NOW))
+    history.record(ExecutionRunning(running.id, 4242, NOW))
+    # close() commits but never ends them: as if the host died right after.
+    assert history.flush(timeout=10) and history.close()
+    engine = make_engine(history_path=path)
+    for request, was in ((pending, "pending"), (running, "running")):
+        result = engine.get_result(request.id)
+        assert result.status is ExecutionStatus.INTERRUPTED and result.exit_code is None
+        assert result.error is not None and f"it was {was}" in result.error
+        assert f"pid {os.getpid()}" in result.error
+    assert engine.get_result(running.id).pid == 4242
+    assert engine.list_executions() == []
+    assert engine.get_concurrency_metrics().total_submitted == 0
+
+
+def test_a_file_of_an_older_schema_is_upgraded_with_its_rows_kept(
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    path = tmp_path / "v1.sqlite3"
+    conn = connect_writer(path)
+    assert migrate(conn, path, MIGRATIONS[:1]) == 1
+    done = _ended(ExecutionRequest(command=Shell(command="true")), NOW).result
+    conn.execute(
+        "INSERT INTO executions (id, status, command, labels, request, queued_us,"
+        " completed_us, exit_code, result) VALUES (?, 'completed', 'true', '{}', '{}', 1, 2, 0, ?)",
+        (str(done.execution_id), done.model_dump_json()),
+    )
+    conn.execute(
+        "INSERT INTO executions (id, status, command, labels, request, queued_us, started_us)"
+        " VALUES ('5a2f0a3e-0000-4000-8000-000000000001', 'running', 'sleep 9', '{}', '{}', 1, 1)"
+    )
+    conn.close()
+    engine = make_engine(history_path=path)
+    assert engine.get_result(done.execution_id) == done
+    lost = engine.get_result(__import__("uuid").UUID("5a2f0a3e-0000-4000-8000-000000000001"))
+    assert lost.status is ExecutionStatus.INTERRUPTED
+    assert lost.error is not None and "an earlier process" in lost.error
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    check.close()
+
+
+@pytest.mark.timeout(180)
+def test_100000_recorded_executions_are_listed_newest_first_and_pruned_to_the_limit(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "big.sqlite3"
+    history = _history(path, history_max_executions=50_000)
+    try:
+        requests = [ExecutionRequest(command=Shell(command=f"echo {i}")) for i in range(100_000)]
+        for i, request in enumerate(requests):
+            at = NOW + timedelta(milliseconds=i)
+            history.record(ExecutionQueued(request, f"echo {i}", at))
+            history.record(_ended(request, at))
+        assert history.flush(timeout=120)
+        assert history.count() == 100_000
+        newest = history.list(limit=100)
+        assert [r.execution_id for r in newest] == [r.id for r in requests[:-101:-1]]
+        size = path.stat().st_size
+        assert history.prune(now=NOW) == 50_000
+        assert history.count() == 50_000
+        assert history.list(limit=1)[0].execution_id == requests[-1].id
+        assert history.list(limit=50_000)[-1].execution_id == requests[50_000].id
+        assert path.stat().st_size < size * 0.75, "the file did not shrink after pruning"
+        wal = path.with_name(path.name + "-wal")
+        assert not wal.exists() or wal.stat().st_size < 8 * 1024 * 1024
+    finally:
+        history.close()
+
+
+_DISK_FULL_HOST = """
+import json, logging, resource, signal, sys
+from actors import ExecutionEngine
+from messages import ExecutionConfig, ExecutionRequest, Shell
+logging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
+engine = ExecutionEngine(ExecutionConfig.testing(history_path=sys.argv[1], log_dir=None))
+def run():
+    i = engine.execute(ExecutionRequest(command=Shell(command="echo ok")))
+    return engine.get_result(i, timeout=30).stdout
+out = {"first": run(), "flushed": engine.history.flush(10)}
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (0, hard))  # no file may grow: the disk is full
+out["while_full"] = [run() for _ in range(5)]
+out["flush_while_full"] = engine.history.flush(3)
+out["metrics_while_full"] = engine.history.metrics().model_dump(mode="json")
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+out["flush_after"] = engine.history.flush(10)
+out["metrics_after"] = engine.history.metrics().model_dump(mode="json")
+out["count"] = engine.history.count()
+engine.shutdown()
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.timeout(90)
+def test_a_full_disk_stops_nothing_is_reported_once_and_writing_resumes(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    done = subprocess.run(
+        [sys.executable, "-c", _DISK_FULL_HOST, str(path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=80,
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["first"] == "ok" and out["flushed"] is True
+    assert out["while_full"] == ["ok"] * 5
+    assert out["flush_while_full"] is False
+    assert out["metrics_while_full"]["healthy"] is False
+    assert out["metrics_while_full"]["write_failures"] >= 1
+    assert out["metrics_while_full"]["last_error"]
+    assert out["flush_after"] is True and out["metrics_after"]["healthy"] is True
+    assert out["count"] == 6
+    assert done.stderr.count("cannot write") == 1
+    assert done.stderr.count("writing again") == 1
+    assert ExecutionHistory.open(path).count(ExecutionStatus.COMPLETED) == 6
+
+
+def test_an_engine_with_history_leaves_no_thread_or_fd_behind(tmp_path: Path) -> None:
+    config = ExecutionConfig.testing(history_path=tmp_path / "h.sqlite3", log_dir=None)
+    from actors.testing import LeakCheck
+
+    with LeakCheck() as check:
+        with ExecutionEngine(config) as engine:
+            engine.get_result(engine.execute(ExecutionRequest(command=Shell(command="true"))), 30)
+        assert not check.leaks()
