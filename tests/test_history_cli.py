@@ -1,0 +1,106 @@
+"""The history's CLI pieces: ``history`` and ``show`` over a file another engine writes."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from actors._history._cli import (
+    add_history_commands,
+    add_history_options,
+    default_history_path,
+    history_path,
+    run_history,
+    run_show,
+)
+from messages import ExecutionSummary, Shell
+from tests.conftest import EngineFactory, request
+
+
+def _cli(*argv: str) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser(prog="execution-engine")
+    commands = parser.add_subparsers(dest="verb", required=True)
+    add_history_commands(commands)
+    args = parser.parse_args(argv)
+    out, err = io.StringIO(), io.StringIO()
+    code = (run_history if args.verb == "history" else run_show)(args, out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def recorded(make_engine: EngineFactory, tmp_path: Path) -> tuple[Path, list[str]]:
+    """A history file an engine (still running) wrote three executions to."""
+    path = tmp_path / "history.sqlite3"
+    engine = make_engine(history_path=path, max_concurrent_executions=1)
+    ids = []
+    for command in ("echo hello", "echo oops >&2; exit 2", "echo bye"):
+        execution_id = engine.execute(request(Shell(command=command)))
+        engine.get_result(execution_id, timeout=30)
+        ids.append(str(execution_id))
+    assert engine.history is not None and engine.history.flush(timeout=10)
+    return path, ids
+
+
+def test_history_lists_newest_first_as_a_table_while_the_engine_still_runs(
+    recorded: tuple[Path, list[str]],
+) -> None:
+    path, ids = recorded
+    code, out, _ = _cli("history", "--history-file", str(path))
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("ID")
+    assert [line.split()[0] for line in lines[1:]] == ids[::-1]
+    assert "failed" in lines[2] and "exit 2" in lines[2]
+
+
+def test_history_json_is_one_array_of_summaries_filtered_and_limited(
+    recorded: tuple[Path, list[str]],
+) -> None:
+    path, ids = recorded
+    code, out, _ = _cli("history", "--history-file", str(path), "--json", "--status", "completed")
+    rows = [ExecutionSummary.model_validate(r) for r in json.loads(out)]
+    assert code == 0 and [str(r.execution_id) for r in rows] == [ids[2], ids[0]]
+    code, out, _ = _cli("history", "--history-file", str(path), "--json", "--limit", "1")
+    assert [r["execution_id"] for r in json.loads(out)] == [ids[2]]
+
+
+def test_show_prints_status_and_output_or_the_result_as_json(
+    recorded: tuple[Path, list[str]],
+) -> None:
+    path, ids = recorded
+    code, out, _ = _cli("show", ids[1], "--history-file", str(path))
+    assert code == 0
+    assert "status: failed  exit code: 2" in out and "--- stderr ---\noops" in out
+    code, out, _ = _cli("show", ids[0], "--history-file", str(path), "--json")
+    assert code == 0 and json.loads(out)["stdout"] == "hello"
+
+
+def test_show_of_an_unknown_id_or_a_missing_file_is_an_error_naming_it(
+    recorded: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    path, _ = recorded
+    unknown = str(uuid4())
+    code, _, err = _cli("show", unknown, "--history-file", str(path))
+    assert code == 1 and unknown in err
+    missing = tmp_path / "none.sqlite3"
+    code, _, err = _cli("history", "--history-file", str(missing))
+    assert code == 1 and str(missing) in err
+    with pytest.raises(SystemExit):
+        _cli("show", "not-a-uuid")
+
+
+def test_history_is_on_by_default_in_the_state_folder_and_off_with_no_history(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    parser = argparse.ArgumentParser()
+    add_history_options(parser)
+    expected = tmp_path / "cloudops-execution-engine" / "history.sqlite3"
+    assert default_history_path() == expected
+    assert history_path(parser.parse_args([])) == expected
+    assert history_path(parser.parse_args(["--no-history"])) is None
+    assert history_path(parser.parse_args(["--history-file", "x.db"])) == Path("x.db")
