@@ -7,6 +7,8 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -57,6 +59,22 @@ def test_a_result_read_back_by_a_later_engine_equals_the_one_get_result_gave(
     later = make_engine(history_path=history_path)
     assert [later.get_result(i) for i in ids] == results
     assert [later.get_status(i) for i in ids] == [ExecutionStatus.COMPLETED, ExecutionStatus.FAILED]
+
+
+def test_an_end_reaches_the_file_within_a_second_without_a_flush(
+    make_engine: EngineFactory, history_path: Path
+) -> None:
+    engine = make_engine(history_path=history_path)
+    execution_id = engine.execute(request(Shell(command="echo done")))
+    engine.get_result(execution_id, timeout=30)
+    ended = time.monotonic()
+    reader = ExecutionHistory.open(history_path)
+    pause = threading.Event()
+    while reader.status(execution_id) is not ExecutionStatus.COMPLETED:
+        # The file is another process's view: polling it is the point here.
+        assert time.monotonic() - ended < 3.0, "not committed within the promised second"
+        pause.wait(0.02)
+    assert reader.get(execution_id).stdout == "done"
 
 
 def test_an_execution_evicted_from_memory_is_answered_from_the_file(

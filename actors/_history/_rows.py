@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,12 +28,15 @@ from .._streams import Redactor
 
 __all__ = [
     "SUMMARY_COLUMNS",
+    "Rows",
     "from_us",
     "result_from_json",
+    "rows_for",
     "stored_request",
     "summary_from_row",
     "to_us",
     "write_facts",
+    "write_rows",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -109,7 +113,27 @@ def _ended_columns(result: ExecutionResult) -> tuple[Any, ...]:
 def write_facts(
     conn: sqlite3.Connection, facts: Iterable[LifecycleFact], redact: Redactor, host: int
 ) -> None:
-    """Write lifecycle facts inside the caller's transaction, as few statements as can be.
+    """Write lifecycle facts inside the caller's transaction (``rows_for``, then ``write_rows``)."""
+    write_rows(conn, rows_for(facts, redact, host))
+
+
+Rows = tuple[list[list[Any]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
+"""Rows to insert, ``running`` updates and end updates."""
+
+
+def write_rows(conn: sqlite3.Connection, rows: Rows) -> None:
+    """Run the statements of ``rows_for`` inside the caller's transaction."""
+    inserts, running, ended = rows
+    if inserts:
+        conn.executemany(_INSERT, inserts)
+    if running:
+        conn.executemany(_RUNNING, running)
+    if ended:
+        conn.executemany(_ENDED, ended)
+
+
+def rows_for(facts: Iterable[LifecycleFact], redact: Redactor, host: int) -> Rows:
+    """The statements that write ``facts``: as few as can be, built without the database.
 
     An execution submitted in this batch gets one row with everything the
     batch knows of it (under load most executions start and end within one
@@ -119,7 +143,7 @@ def write_facts(
     inserts: dict[str, list[Any]] = {}
     running: list[tuple[Any, ...]] = []
     ended: list[tuple[Any, ...]] = []
-    for fact in facts:
+    for built, fact in enumerate(facts, 1):
         match fact:
             case ExecutionQueued(request=request, description=description, queued_at=queued_at):
                 key = str(request.id)
@@ -152,15 +176,14 @@ def write_facts(
                     row[7:15] = columns[1:]
             case ExecutionsEvicted():
                 pass  # eviction from memory changes nothing on disk
-    if inserts:
-        conn.executemany(_INSERT, inserts.values())
-    if running:
-        conn.executemany(_RUNNING, running)
-    if ended:
-        conn.executemany(_ENDED, ended)
+        if built % _YIELD_EVERY == 0:
+            # Let the engine's threads have the GIL: a long burst here would stall them.
+            time.sleep(0)
+    return list(inserts.values()), running, ended
 
 
 _NO_END = (None,) * 8
+_YIELD_EVERY = 8
 
 
 def _labels(labels: dict[str, str], redact: Redactor) -> str:

@@ -29,7 +29,7 @@ from messages import ExecutionError, HistoryMetrics
 from .._lifecycle import LifecycleFact
 from .._streams import Redactor
 from ._prune import delete_files, prune
-from ._rows import to_us, write_facts
+from ._rows import rows_for, to_us, write_rows
 
 __all__ = ["HistoryWriter", "PruneRequest"]
 
@@ -83,7 +83,8 @@ class HistoryWriter:
         """Queue ``fact`` for the next commit; never blocks on the disk."""
         with self._cond:
             self._put(fact)
-            if len(self._queue) >= BATCH_MAX:
+            # The first fact starts the writer's linger; a full batch ends it early.
+            if len(self._queue) == 1 or len(self._queue) >= BATCH_MAX:
                 self._cond.notify_all()
 
     def prune(self, cutoff_us: int, max_executions: int) -> concurrent.futures.Future[int]:
@@ -198,10 +199,11 @@ class HistoryWriter:
 
     def _commit(self, batch: list[tuple[int, _Op]]) -> bool:
         conn = self._conn
+        facts = [fact for _, fact in batch]
+        rows = rows_for(facts, self._redact, self._host)  # type: ignore[arg-type]
         try:
             conn.execute("BEGIN IMMEDIATE")
-            facts = [fact for _, fact in batch]
-            write_facts(conn, facts, self._redact, self._host)  # type: ignore[arg-type]
+            write_rows(conn, rows)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._failed(exc)
