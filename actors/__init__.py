@@ -9,14 +9,15 @@ event-dispatch thread.
 from . import signals
 from ._dispatch import EventHandler
 from ._engine import ExecutionEngine
+from ._execution import WorkerActor
 from ._history import ExecutionHistory
 from ._janitor import JanitorActor
-from ._process import Child, Launcher, LaunchSpec, LocalLauncher
 from ._supervisor import SupervisorActor
-from ._worker import WorkerActor
+from .backends import Child, ChildSink, Launcher, LaunchSpec, LocalLauncher, StreamName
 
 __all__ = [
     "Child",
+    "ChildSink",
     "EventHandler",
     "ExecutionEngine",
     "ExecutionHistory",
@@ -24,6 +25,7 @@ __all__ = [
     "LaunchSpec",
     "Launcher",
     "LocalLauncher",
+    "StreamName",
     "SupervisorActor",
     "WorkerActor",
     "signals",

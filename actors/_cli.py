@@ -35,7 +35,7 @@ from messages import (
 
 from ._cli_output import Batch, JsonView, PlainView, Sink, TaggedView, View
 from ._engine import ExecutionEngine
-from ._exit import process_groups
+from .backends._groups import process_groups
 
 __all__ = ["main"]
 

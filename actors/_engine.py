@@ -35,16 +35,23 @@ from messages import (
     RunCleanup,
 )
 
+from ._atexit import register_engine
 from ._dispatch import EventDispatcher, EventHandler
-from ._exit import register_engine
 from ._history import ExecutionHistory, start_history
-from ._internal import AwaitResult, GetLogPath, KillAll, ResultOrFuture, Shutdown, SubmitWatched
 from ._janitor import JanitorActor
 from ._lifecycle import LifecycleHook
 from ._logfile import prepare_log_dir
-from ._process import Launcher, LocalLauncher
 from ._supervisor import SupervisorActor
+from ._supervisor_messages import (
+    AwaitResult,
+    GetLogPath,
+    KillAll,
+    ResultOrFuture,
+    Shutdown,
+    SubmitWatched,
+)
 from ._threads import ThreadPool
+from .backends import Launcher, LocalLauncher
 
 __all__ = ["ExecutionEngine"]
 
@@ -100,13 +107,14 @@ class ExecutionEngine:
             line_budget=self.config.max_output_size_bytes,
         )
         self._threads = ThreadPool(f"{self._prefix}-worker")
+        self._launcher: Launcher = launcher if launcher is not None else LocalLauncher()
         self._supervisor = SupervisorActor.start(
             # The history owns the files of evicted executions: it deletes them when it prunes.
             config=self.config
             if self._history is None
             else self.config.model_copy(update={"delete_logs_on_evict": False}),
             emit=self._dispatcher.emit,
-            launcher=launcher if launcher is not None else LocalLauncher(),
+            launcher=self._launcher,
             clock=clock,
             thread_prefix=self._prefix,
             threads=self._threads,
@@ -307,6 +315,7 @@ class ExecutionEngine:
             _log.error("shutdown: the history writer did not end in time")
         if not self._threads.close(left()):
             _log.error("shutdown: a worker thread did not end in time")
+        self._close_launcher()
         if not self._dispatcher.stop(left()):
             _log.error("shutdown: an observer is still busy; the event thread is abandoned")
         current = threading.current_thread()
@@ -336,6 +345,16 @@ class ExecutionEngine:
             raise ExecutionError(
                 f"the supervisor did not answer {type(message).__name__} within {_ASK_TIMEOUT_S}s"
             ) from exc
+
+    def _close_launcher(self) -> None:
+        # The engine owns its launcher: a remote one holds a connection or a
+        # helper process that must not outlive shutdown().
+        close = getattr(self._launcher, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:
+                _log.exception("shutdown: closing the launcher failed")
 
     def _await_result(self, execution_id: UUID) -> ResultOrFuture:
         try:

@@ -12,7 +12,7 @@ from messages import RunCleanup
 
 from ._base import EngineActor
 from ._history import ExecutionHistory
-from ._internal import Tick
+from ._supervisor_messages import Tick
 
 __all__ = ["JanitorActor"]
 

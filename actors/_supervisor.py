@@ -6,6 +6,7 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -14,8 +15,6 @@ from uuid import UUID
 
 from messages import (
     Cancel,
-    Cancelled,
-    Completed,
     ConcurrencyMetrics,
     DuplicateExecution,
     EngineStopped,
@@ -24,7 +23,6 @@ from messages import (
     ExecutionRequest,
     ExecutionResult,
     ExecutionStatus,
-    Failed,
     FailureReason,
     GetMetrics,
     GetResult,
@@ -37,17 +35,8 @@ from messages import (
 )
 
 from ._base import EngineActor
-from ._internal import (
-    AwaitResult,
-    Finished,
-    GetLogPath,
-    KillAll,
-    Outcome,
-    Shutdown,
-    Spawned,
-    SubmitWatched,
-    cancel_message,
-)
+from ._events import EmitFn, EventSink
+from ._execution import WorkerActor
 from ._lifecycle import (
     ExecutionEnded,
     ExecutionQueued,
@@ -55,12 +44,22 @@ from ._lifecycle import (
     ExecutionsEvicted,
     LifecycleHook,
 )
-from ._process import Launcher
-from ._runner import EmitFn
+from ._outcome import Outcome, finish
+from ._runner import kill_message
+from ._stop import KillReason
 from ._streams import Redactor
+from ._supervisor_messages import (
+    AwaitResult,
+    Finished,
+    GetLogPath,
+    KillAll,
+    Shutdown,
+    Spawned,
+    SubmitWatched,
+)
 from ._table import ExecutionTable, Record
 from ._threads import ThreadPool
-from ._worker import WorkerActor
+from .backends import Launcher
 
 __all__ = ["SupervisorActor"]
 
@@ -89,7 +88,7 @@ class SupervisorActor(EngineActor):
         self._threads = threads
         self._lifecycle = lifecycle if lifecycle is not None else LifecycleHook("unused")
         self._config = config
-        self._emit = emit
+        self._events = EventSink(emit)
         self._launcher = launcher
         self._clock = clock
         self._prefix = thread_prefix
@@ -114,7 +113,7 @@ class SupervisorActor(EngineActor):
             case Submit(request=request):
                 return self._on_submit(request, None)
             case Cancel(execution_id=execution_id):
-                return self._on_cancel(execution_id, "cancel")
+                return self._on_cancel(execution_id, KillReason.CANCEL)
             case GetStatus(execution_id=execution_id):
                 return self._record(execution_id).status
             case GetResult(execution_id=execution_id):
@@ -216,7 +215,7 @@ class SupervisorActor(EngineActor):
                 description=record.description,
                 config=self._config,
                 supervisor=self.actor_ref,
-                emit=self._emit,
+                events=self._events,
                 launcher=self._launcher,
                 redactor=self._redact,
                 thread_prefix=self._prefix,
@@ -226,14 +225,13 @@ class SupervisorActor(EngineActor):
             _log.exception("could not start a worker for %s", record.request.id)
             self._end(
                 record,
-                ExecutionStatus.FAILED,
-                reason=FailureReason.SPAWN_ERROR,
-                error=f"cannot start a worker thread: {exc}",
+                Outcome.failure(FailureReason.SPAWN_ERROR, f"cannot start a worker thread: {exc}"),
             )
 
     def _on_spawned(self, message: Spawned) -> None:
         record = self._table.records[message.execution_id]
         record.pid = message.pid
+        record.node = message.node
         record.started_at = message.started_at
         record.log_path = message.log_path
         record.kill = message.kill
@@ -242,7 +240,7 @@ class SupervisorActor(EngineActor):
                 ExecutionRunning(message.execution_id, message.pid, message.started_at)
             )
         if record.cancel_reason is not None:  # cancelled while it was being spawned
-            message.kill(record.cancel_reason)
+            message.kill(record.cancel_reason, record.hard_kill)
 
     def _on_finished(self, message: Finished) -> None:
         record = self._table.records[message.execution_id]
@@ -251,96 +249,37 @@ class SupervisorActor(EngineActor):
         if record.cancel_reason is not None:
             # Also when the child exited on its own as the kill was on its way:
             # cancel() answered True, so the execution is cancelled.
-            error = cancel_message(record.cancel_reason)
-            self._end(record, ExecutionStatus.CANCELLED, error=error, outcome=outcome)
-        else:
-            self._end(
-                record,
-                outcome.status,
-                reason=outcome.reason,
-                exit_code=outcome.exit_code,
-                error=outcome.error,
-                outcome=outcome,
-            )
+            outcome = outcome.cancelled(kill_message(record.cancel_reason))
+        self._end(record, outcome)
 
-    def _on_cancel(self, execution_id: UUID, reason: str) -> bool:
+    def _on_cancel(self, execution_id: UUID, reason: KillReason, *, hard: bool = False) -> bool:
         record = self._record(execution_id)
         if record.status is ExecutionStatus.PENDING:
             del self._table.pending[execution_id]
-            error = "cancelled by engine shutdown" if reason == "shutdown" else "cancelled"
-            self._end(record, ExecutionStatus.CANCELLED, error=f"{error} while pending")
+            error = "cancelled by engine shutdown" if reason is KillReason.SHUTDOWN else "cancelled"
+            self._end(record, Outcome(ExecutionStatus.CANCELLED, error=f"{error} while pending"))
             return True
         if record.status is ExecutionStatus.RUNNING:
             if record.cancel_reason is None:
                 record.cancel_reason = reason
-                if record.kill is not None:  # else Spawned is on its way and kills then
-                    record.kill(reason)
+            record.hard_kill = record.hard_kill or hard
+            if record.kill is not None:  # else Spawned is on its way and kills then
+                record.kill(record.cancel_reason, record.hard_kill)
             return True
         return False
 
-    def _end(
-        self,
-        record: Record,
-        status: ExecutionStatus,
-        *,
-        reason: FailureReason | None = None,
-        exit_code: int | None = None,
-        error: str | None = None,
-        outcome: Outcome | None = None,
-    ) -> None:
+    def _end(self, record: Record, outcome: Outcome) -> None:
         """Make ``record`` terminal: result, terminal event, slot, waiters."""
         table = self._table
         was_running = record.status is ExecutionStatus.RUNNING
-        ended_at = outcome.ended_at if outcome is not None else datetime.now(UTC)
-        started_at = outcome.started_at if outcome is not None else None
-        duration_ms = (
-            max(0, int((ended_at - started_at).total_seconds() * 1000)) if started_at else 0
-        )
-        if status is ExecutionStatus.CANCELLED:
-            exit_code = None
-        if error is not None:
-            error = self._redact(error)
-        result = ExecutionResult(
-            execution_id=record.request.id,
-            status=status,
-            success=status is ExecutionStatus.COMPLETED,
-            exit_code=exit_code,
-            stdout=outcome.stdout if outcome else "",
-            stderr=outcome.stderr if outcome else "",
-            stdout_truncated=outcome.stdout_truncated if outcome else False,
-            stderr_truncated=outcome.stderr_truncated if outcome else False,
-            stdout_spill_path=outcome.stdout_spill_path if outcome else None,
-            stderr_spill_path=outcome.stderr_spill_path if outcome else None,
-            stdout_dropped_bytes=outcome.stdout_dropped_bytes if outcome else 0,
-            stderr_dropped_bytes=outcome.stderr_dropped_bytes if outcome else 0,
-            error=error,
-            queued_at=record.queued_at,
-            started_at=started_at,
-            completed_at=ended_at,
-            duration_ms=duration_ms,
-            log_path=outcome.log_path if outcome else record.log_path,
-            pid=outcome.pid if outcome else record.pid,
-        )
-        record.status = status
+        if outcome.log_path is None and record.log_path is not None:
+            outcome = replace(outcome, log_path=record.log_path)
+        result = finish(record.request.id, record.queued_at, outcome, self._events, self._redact)
+        record.status = result.status
         record.result = result
         table.mark_terminal(record, self._clock())
         if self._lifecycle.active:
             self._lifecycle.publish(ExecutionEnded(result))
-        if status is ExecutionStatus.COMPLETED:
-            self._emit(record.request.id, Completed, {"exit_code": 0, "duration_ms": duration_ms})
-        elif status is ExecutionStatus.CANCELLED:
-            self._emit(record.request.id, Cancelled, {"duration_ms": duration_ms})
-        else:
-            self._emit(
-                record.request.id,
-                Failed,
-                {
-                    "reason": reason or "internal",
-                    "exit_code": exit_code,
-                    "message": error or status.value,
-                    "duration_ms": duration_ms,
-                },
-            )
         if was_running:
             table.running -= 1
             self._fill_slots()
@@ -390,24 +329,21 @@ class SupervisorActor(EngineActor):
     def _on_shutdown(self) -> concurrent.futures.Future[None]:
         self._stopping = True
         self._drained = concurrent.futures.Future()
-        for execution_id in list(self._table.pending):
-            self._on_cancel(execution_id, "shutdown")
-        for record in list(self._table.records.values()):
-            if record.status is ExecutionStatus.RUNNING:
-                self._on_cancel(record.request.id, "shutdown")
+        self._cancel_all(hard=False)
         self._fill_slots()
         return self._drained
 
     def _on_kill_all(self) -> None:
         # Like shutdown's cancel, but SIGKILL at once: for a caller (the CLI on a
-        # second Ctrl-C) that will not wait for the kill grace.
+        # second Ctrl-C, the exit hook) that will not wait for the kill grace.
+        self._cancel_all(hard=True)
+
+    def _cancel_all(self, *, hard: bool) -> None:
         for execution_id in list(self._table.pending):
-            self._on_cancel(execution_id, "shutdown")
+            self._on_cancel(execution_id, KillReason.SHUTDOWN)
         for record in list(self._table.records.values()):
             if record.status is ExecutionStatus.RUNNING:
-                self._on_cancel(record.request.id, "shutdown")
-                if record.kill is not None:
-                    record.kill("kill")
+                self._on_cancel(record.request.id, KillReason.SHUTDOWN, hard=hard)
 
 
 def _delete_files(record: Record) -> None:

@@ -12,6 +12,8 @@ from uuid import UUID
 
 from messages import ExecutionRequest, ExecutionResult, ExecutionStatus, ExecutionSummary
 
+from ._stop import KillReason
+
 __all__ = ["ExecutionTable", "Record"]
 
 
@@ -27,8 +29,10 @@ class Record:
     started_at: datetime | None = None
     pid: int | None = None
     log_path: Path | None = None
-    kill: Callable[[str], None] | None = None
-    cancel_reason: str | None = None
+    kill: Callable[[KillReason, bool], None] | None = None
+    cancel_reason: KillReason | None = None
+    hard_kill: bool = False
+    node: str | None = None
     result: ExecutionResult | None = None
     finished_clock: float = 0.0
     waiter: concurrent.futures.Future[ExecutionResult] | None = field(default=None)

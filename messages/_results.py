@@ -66,7 +66,9 @@ class ExecutionResult(FrozenModel):
     """From start to end; 0 if it never started."""
     log_path: Path | None = None
     pid: int | None = None
-    """The main process's id, if one was spawned."""
+    """The main process's id, if one was spawned (on its node)."""
+    node: str | None = None
+    """The node that ran it, for remote launchers; None for a local child."""
 
 
 class ExecutionSummary(FrozenModel):

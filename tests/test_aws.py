@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from actors import ExecutionEngine
-from actors._process import build_launch_spec
+from actors.backends import build_launch_spec
 from messages import AwsCli, ExecutionConfig, ExecutionRequest, ExecutionStatus
 from tests._moto import MotoEndpoint
 from tests.conftest import request

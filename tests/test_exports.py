@@ -10,6 +10,7 @@ import pytest
 from blinker import NamedSignal
 
 import actors
+import actors.aio
 import messages
 from actors import signals
 
@@ -56,6 +57,7 @@ MESSAGES_ALL = {
 
 ACTORS_ALL = {
     "Child",
+    "ChildSink",
     "EventHandler",
     "ExecutionEngine",
     "ExecutionHistory",
@@ -63,10 +65,13 @@ ACTORS_ALL = {
     "LaunchSpec",
     "Launcher",
     "LocalLauncher",
+    "StreamName",
     "SupervisorActor",
     "WorkerActor",
     "signals",
 }
+
+AIO_ALL = {"AsyncExecutionEngine", "EventStream"}
 
 API_MESSAGES = {
     "Shell",
@@ -160,6 +165,10 @@ def test_actors_all_lists_exactly_the_public_names() -> None:
     assert set(actors.__all__) == ACTORS_ALL
 
 
+def test_actors_aio_all_lists_exactly_its_public_names() -> None:
+    assert set(actors.aio.__all__) == AIO_ALL
+
+
 @pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.__name__)
 def test_all_has_no_duplicates(package: ModuleType) -> None:
     assert len(package.__all__) == len(set(package.__all__))
@@ -170,12 +179,16 @@ def test_every_public_attribute_of_a_package_is_in_its_all(package: ModuleType) 
     assert public_attributes(package) == set(package.__all__)
 
 
-@pytest.mark.parametrize(("package", "name"), exported(messages) + exported(actors))
+@pytest.mark.parametrize(
+    ("package", "name"), exported(messages) + exported(actors) + exported(actors.aio)
+)
 def test_every_name_in_all_is_importable(package: str, name: str) -> None:
     assert hasattr(importlib.import_module(package), name)
 
 
-@pytest.mark.parametrize(("package", "name"), exported(messages) + exported(actors))
+@pytest.mark.parametrize(
+    ("package", "name"), exported(messages) + exported(actors) + exported(actors.aio)
+)
 def test_every_name_in_all_has_a_docstring(package: str, name: str) -> None:
     doc = own_docstring(getattr(importlib.import_module(package), name))
     assert doc, f"{package}.{name} has no docstring of its own"

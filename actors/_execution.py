@@ -1,10 +1,9 @@
-"""The worker actor: one per execution, owner of its child from spawn to reap."""
+"""The worker actor: one per execution, owner of its child from spawn to end."""
 
 from __future__ import annotations
 
 import errno
 import logging
-import signal
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,22 +11,17 @@ from typing import Any
 
 import pykka
 
-from messages import (
-    ExecutionConfig,
-    ExecutionRequest,
-    ExecutionStatus,
-    FailureReason,
-    Started,
-)
+from messages import ExecutionConfig, ExecutionRequest, FailureReason
 
 from ._base import EngineActor
-from ._exit import process_groups
-from ._internal import Finished, Outcome, Spawned
+from ._events import EventSink
 from ._logfile import ExecutionLog
-from ._process import Child, Launcher, build_launch_spec
-from ._runner import EmitFn, Runner
+from ._outcome import Outcome
+from ._runner import Runner
 from ._streams import Redactor, StreamCollector
+from ._supervisor_messages import Finished, Spawned
 from ._threads import ThreadPool
+from .backends import Child, Launcher, LaunchSpec, build_launch_spec
 
 __all__ = ["WorkerActor"]
 
@@ -39,14 +33,15 @@ _RESOURCE_ERRNOS = {errno.EAGAIN, errno.EMFILE, errno.ENFILE, errno.ENOMEM}
 class WorkerActor(EngineActor):
     """Runs one execution on its own thread: spawn, drive the child, report.
 
-    The actor's thread is the execution's reader thread: ``on_start`` spawns
-    the child and runs the ``Runner`` loop until the child is reaped, then
-    tells the supervisor ``Finished`` and stops. While the loop runs the inbox
-    is not read, so kills do not go through it: ``Spawned`` hands the
-    supervisor the runner's ``request_kill``, which wakes the loop through an
-    eventfd (see PITFALLS: cancel through the process group and a wake-up fd).
-    One thread per execution instead of an actor thread plus a reader thread
-    halves thread starts, the largest per-execution cost after the spawn.
+    The actor's thread is the execution's runner thread: ``on_start`` spawns
+    the child through the launcher and runs the ``Runner`` loop until the
+    child has ended, then tells the supervisor ``Finished`` and stops. While
+    the loop runs the inbox is not read, so a worker takes no messages: kills
+    go through the ``kill`` that ``Spawned`` hands the supervisor, which wakes
+    the loop through the child (see PITFALLS: cancel through the process group
+    and a wake-up fd). One thread per execution instead of an actor thread
+    plus a reader thread halves thread starts, the largest per-execution cost
+    after the spawn.
 
     Everything is caught and reported as an outcome: pykka has no
     supervision, and a lost report would leak a slot.
@@ -60,7 +55,7 @@ class WorkerActor(EngineActor):
         description: str,
         config: ExecutionConfig,
         supervisor: pykka.ActorRef[Any],
-        emit: EmitFn,
+        events: EventSink,
         launcher: Launcher,
         redactor: Redactor,
         thread_prefix: str,
@@ -74,7 +69,7 @@ class WorkerActor(EngineActor):
         self._description = description
         self._config = config
         self._supervisor = supervisor
-        self._emit = emit
+        self._events = events
         self._launcher = launcher
         self._redactor = redactor
         self._prefix = thread_prefix
@@ -93,8 +88,8 @@ class WorkerActor(EngineActor):
         finally:
             outcome = self._outcome
             if outcome is None:
-                outcome = self._failure(
-                    FailureReason.INTERNAL, "internal error: the worker ended early", None
+                outcome = Outcome.failure(
+                    FailureReason.INTERNAL, "internal error: the worker ended early"
                 )
             self._supervisor.tell(Finished(self._request.id, outcome))
 
@@ -105,7 +100,7 @@ class WorkerActor(EngineActor):
             self._outcome = self._execute()
         except Exception as exc:
             _log.exception("worker of execution %s failed", self._request.id)
-            self._outcome = self._failure(FailureReason.INTERNAL, f"internal error: {exc!r}", None)
+            self._outcome = Outcome.failure(FailureReason.INTERNAL, f"internal error: {exc!r}")
         self.stop()
 
     def on_receive(self, message: Any) -> Any:
@@ -113,69 +108,62 @@ class WorkerActor(EngineActor):
         raise TypeError(f"WorkerActor cannot handle {message!r}")
 
     def _execute(self) -> Outcome:
-        config, request = self._config, self._request
         log, log_error = self._open_log()
-        spec = build_launch_spec(request, config)
+        spec = build_launch_spec(self._request, self._config)
         try:
             child = self._launcher.spawn(spec)
         except (OSError, ValueError) as exc:
-            message = self._redactor(_spawn_message(spec.argv[0], exc))
-            log_path = None
-            if log is not None:
-                log.write("engine", [f"spawn failed: {message}"])
-                log.close()
-                log_path = log.path
-            return self._failure(FailureReason.SPAWN_ERROR, message, log_path)
+            return self._spawn_failed(spec, exc, log)
         except BaseException:
             if log is not None:
                 log.close()
             raise
-        process_groups.add(child.pid)
         try:
-            runner = self._prepare(child, spec.stdin, log, log_error)
+            runner = self._prepare(child, log, log_error)
         except BaseException:
             # Nothing will drive this child: kill and reap it here, or it leaks.
-            child.signal_group(signal.SIGKILL)
-            with process_groups.lock:
-                process_groups.discard(child.pid)
-                child.wait()
             child.close()
             if log is not None:
                 log.close()
             raise
         return runner.run()
 
-    def _prepare(
-        self,
-        child: Child,
-        stdin: bytes | None,
-        log: ExecutionLog | None,
-        log_error: str | None,
-    ) -> Runner:
+    def _spawn_failed(
+        self, spec: LaunchSpec, exc: BaseException, log: ExecutionLog | None
+    ) -> Outcome:
+        message = self._redactor(_spawn_message(spec.argv[0], exc))
+        log_path: Path | None = None
+        if log is not None:
+            log.write("engine", [f"spawn failed: {message}"])
+            log.close()
+            log_path = log.path
+        return Outcome.failure(FailureReason.SPAWN_ERROR, message, log_path=log_path)
+
+    def _prepare(self, child: Child, log: ExecutionLog | None, log_error: str | None) -> Runner:
         request = self._request
         started_at = datetime.now(UTC)
+        where = f" on {child.node}" if child.node else ""
         if log is not None:
-            log.write("engine", [f"started pid {child.pid}: {self._description}"])
+            log.write("engine", [f"started pid {child.pid}{where}: {self._description}"])
         elif log_error is not None:
             _log.error("execution %s runs without a log file: %s", request.id, log_error)
         runner = Runner(
             execution_id=request.id,
             child=child,
-            stdin=stdin,
             config=self._config,
             timeout_ms=self._timeout_ms,
             idle_timeout_ms=request.idle_timeout_ms,
             stdout=self._collector("stdout"),
             stderr=self._collector("stderr"),
             log=log,
-            emit=self._emit,
+            events=self._events,
             started_at=started_at,
         )
         log_path = log.path if log is not None else None
         self._supervisor.tell(
-            Spawned(request.id, child.pid, started_at, log_path, runner.request_kill)
+            Spawned(request.id, child.pid, child.node, started_at, log_path, runner.request_kill)
         )
-        self._emit(request.id, Started, {"pid": child.pid, "command": self._description})
+        self._events.started(request.id, pid=child.pid, command=self._description, node=child.node)
         return runner
 
     def _open_log(self) -> tuple[ExecutionLog | None, str | None]:
@@ -201,27 +189,6 @@ class WorkerActor(EngineActor):
             max_line_length=config.max_line_length,
             redactor=self._redactor,
             spill_path=spill_path,
-        )
-
-    @staticmethod
-    def _failure(reason: FailureReason, message: str, log_path: Path | None) -> Outcome:
-        return Outcome(
-            status=ExecutionStatus.FAILED,
-            reason=reason,
-            exit_code=None,
-            error=message,
-            stdout="",
-            stderr="",
-            stdout_truncated=False,
-            stderr_truncated=False,
-            stdout_spill_path=None,
-            stderr_spill_path=None,
-            stdout_dropped_bytes=0,
-            stderr_dropped_bytes=0,
-            pid=None,
-            started_at=None,
-            ended_at=datetime.now(UTC),
-            log_path=log_path,
         )
 
 

@@ -1,8 +1,8 @@
-"""Messages the engine's own threads exchange; plain slotted dataclasses.
+"""The messages the supervisor takes from the facade, the workers and the janitor.
 
-They never leave the engine, and they are on the hot path (one per execution
-or per read), so they skip pydantic validation, which profiling showed costs
-more than the dataclass.
+Plain slotted dataclasses: they never leave the engine and are on the hot path
+(one or two per execution), where pydantic validation cost more than the
+dataclass in profiling. The public protocol messages are in ``messages``.
 """
 
 from __future__ import annotations
@@ -14,20 +14,26 @@ from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
-from messages import ExecutionRequest, ExecutionResult, ExecutionStatus, FailureReason
+from messages import ExecutionRequest, ExecutionResult
+
+from ._outcome import Outcome
+from ._stop import KillReason
 
 __all__ = [
     "AwaitResult",
     "Finished",
     "GetLogPath",
     "KillAll",
-    "Outcome",
+    "KillFn",
+    "ResultOrFuture",
     "Shutdown",
     "Spawned",
     "SubmitWatched",
     "Tick",
-    "cancel_message",
 ]
+
+KillFn = Callable[[KillReason, bool], None]
+"""Asks an execution's runner to kill its group: ``kill(reason, hard)``; any thread."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,32 +42,10 @@ class Spawned:
 
     execution_id: UUID
     pid: int
+    node: str | None
     started_at: datetime
     log_path: Path | None
-    kill: Callable[[str], None]
-    """Asks the execution's runner to kill its group (``cancel`` or ``shutdown``); any thread."""
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """How an execution ended, as its worker saw it."""
-
-    status: ExecutionStatus
-    reason: FailureReason | None
-    exit_code: int | None
-    error: str | None
-    stdout: str
-    stderr: str
-    stdout_truncated: bool
-    stderr_truncated: bool
-    stdout_spill_path: Path | None
-    stderr_spill_path: Path | None
-    stdout_dropped_bytes: int
-    stderr_dropped_bytes: int
-    pid: int | None
-    started_at: datetime | None
-    ended_at: datetime
-    log_path: Path | None
+    kill: KillFn
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +94,3 @@ class KillAll:
 @dataclass(frozen=True, slots=True)
 class Tick:
     """Ticker → janitor: time for the scheduled cleanup."""
-
-
-def cancel_message(reason: str) -> str:
-    """The ``error`` of an execution cancelled while running (``cancel`` or ``shutdown``)."""
-    if reason == "shutdown":
-        return "cancelled by engine shutdown; process group killed"
-    return "cancelled; process group killed"
