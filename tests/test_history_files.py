@@ -14,6 +14,7 @@ import pytest
 
 from actors import ExecutionEngine, ExecutionHistory
 from actors._history import start_history
+from actors._history._rows import to_us
 from actors._history._schema import MIGRATIONS, SCHEMA_VERSION, connect_writer, migrate
 from actors._lifecycle import ExecutionEnded, ExecutionQueued, ExecutionRunning
 from messages import (
@@ -83,9 +84,10 @@ def test_a_file_of_an_older_schema_is_upgraded_with_its_rows_kept(
     assert migrate(conn, path, MIGRATIONS[:1]) == 1
     done = _ended(ExecutionRequest(command=Shell(command="true")), NOW).result
     conn.execute(
-        "INSERT INTO executions (id, status, command, labels, request, queued_us,"
-        " completed_us, exit_code, result) VALUES (?, 'completed', 'true', '{}', '{}', 1, 2, 0, ?)",
-        (str(done.execution_id), done.model_dump_json()),
+        "INSERT INTO executions (id, status, command, labels, request, queued_us, started_us,"
+        " completed_us, exit_code, stdout, stderr, duration_ms)"
+        " VALUES (?, 'completed', 'true', '{}', '{}', ?, ?, ?, 0, 'out', '', 0)",
+        (str(done.execution_id), *(to_us(NOW) for _ in range(3))),
     )
     conn.execute(
         "INSERT INTO executions (id, status, command, labels, request, queued_us, started_us)"

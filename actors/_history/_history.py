@@ -29,7 +29,7 @@ from .._lifecycle import LifecycleFact
 from .._streams import Redactor
 from ._lock import HistoryLock
 from ._recovery import recover, register_host
-from ._rows import SUMMARY_COLUMNS, result_from_json, summary_from_row, to_us
+from ._rows import RESULT_COLUMNS, SUMMARY_COLUMNS, result_from_row, summary_from_row, to_us
 from ._schema import connect_reader, connect_writer, migrate
 from ._writer import HistoryWriter
 
@@ -133,13 +133,13 @@ class ExecutionHistory:
             ExecutionNotFound: the file has no execution with this id.
             ExecutionError: the execution is still pending or running.
         """
-        rows = self._query("SELECT status, result FROM executions WHERE id = ?", [execution_id])
+        rows = self._query(f"SELECT {RESULT_COLUMNS} FROM executions WHERE id = ?", [execution_id])
         if not rows:
             raise ExecutionNotFound(execution_id)
-        status, result = rows[0]
-        if result is None:
-            raise ExecutionError(f"execution {execution_id} is still {status}; no result yet")
-        return result_from_json(result)
+        row = rows[0]
+        if row[4] is None:  # completed_us: set when, and only when, it is terminal
+            raise ExecutionError(f"execution {execution_id} is still {row[2]}; no result yet")
+        return result_from_row(row)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Block until everything the engine did so far is committed to the file.

@@ -11,11 +11,8 @@ import os
 import socket
 import sqlite3
 from datetime import UTC, datetime
-from uuid import UUID
 
-from messages import ExecutionResult, ExecutionStatus
-
-from ._rows import from_us, to_us
+from ._rows import to_us
 
 __all__ = ["recover", "register_host"]
 
@@ -38,35 +35,22 @@ def recover(conn: sqlite3.Connection, now: datetime) -> int:
         How many rows were interrupted.
     """
     rows = conn.execute(
-        "SELECT e.seq, e.id, e.queued_us, e.started_us, e.pid, h.pid, h.hostname"
+        "SELECT e.seq, e.started_us, h.pid, h.hostname"
         " FROM executions e LEFT JOIN hosts h ON h.id = e.host"
         " WHERE e.status IN ('pending', 'running')"
     ).fetchall()
     now_us = to_us(now)
-    for seq, execution_id, queued, started, pid, host_pid, hostname in rows:
+    for seq, started, host_pid, hostname in rows:
         host = f"pid {host_pid} on {hostname}" if host_pid is not None else "an earlier process"
         was = "running" if started is not None else "pending"
-        result = ExecutionResult(
-            execution_id=UUID(execution_id),
-            status=ExecutionStatus.INTERRUPTED,
-            success=False,
-            exit_code=None,
-            stdout="",
-            stderr="",
-            error=(
-                f"interrupted: it was {was} when the process hosting its engine ({host})"
-                " died; it was not re-run"
-            ),
-            queued_at=from_us(queued),
-            started_at=None if started is None else from_us(started),
-            completed_at=now,
-            duration_ms=0,
-            pid=pid,
+        error = (
+            f"interrupted: it was {was} when the process hosting its engine ({host})"
+            " died; it was not re-run"
         )
         conn.execute(
-            "UPDATE executions SET status = 'interrupted', completed_us = ?, result = ?"
-            " WHERE seq = ?",
-            (now_us, result.model_dump_json(), seq),
+            "UPDATE executions SET status = 'interrupted', completed_us = ?, error = ?,"
+            " exit_code = NULL, duration_ms = 0, stdout = '', stderr = '' WHERE seq = ?",
+            (now_us, error, seq),
         )
     conn.execute("UPDATE hosts SET ended_us = ? WHERE ended_us IS NULL", (now_us,))
     return len(rows)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -21,16 +21,16 @@ from .._lifecycle import (
     ExecutionEnded,
     ExecutionQueued,
     ExecutionRunning,
-    ExecutionsEvicted,
     LifecycleFact,
 )
 from .._streams import Redactor
 
 __all__ = [
+    "RESULT_COLUMNS",
     "SUMMARY_COLUMNS",
     "Rows",
     "from_us",
-    "result_from_json",
+    "result_from_row",
     "rows_for",
     "stored_request",
     "summary_from_row",
@@ -81,22 +81,34 @@ def stored_request(request: ExecutionRequest, redact: Redactor) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
+_END_COLUMNS = (
+    "status, started_us, completed_us, exit_code, pid, log_path, stdout_spill, stderr_spill,"
+    " stdout, stderr, error, duration_ms, stdout_truncated, stderr_truncated, stdout_dropped,"
+    " stderr_dropped"
+)
 _INSERT = (
-    "INSERT OR REPLACE INTO executions (id, status, command, labels, request, queued_us, host,"
-    " started_us, completed_us, exit_code, pid, log_path, stdout_spill, stderr_spill, result)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT OR REPLACE INTO executions (id, command, labels, request, queued_us, host, "
+    + _END_COLUMNS
+    + ") VALUES ("
+    + ", ".join("?" * 22)
+    + ")"
 )
 _RUNNING = (
     "UPDATE executions SET status = 'running', pid = ?, started_us = ?"
     " WHERE id = ? AND status = 'pending'"
 )
 _ENDED = (
-    "UPDATE executions SET status = ?, started_us = ?, completed_us = ?, exit_code = ?, pid = ?,"
-    " log_path = ?, stdout_spill = ?, stderr_spill = ?, result = ? WHERE id = ?"
+    "UPDATE executions SET "
+    + ", ".join(f"{c.strip()} = ?" for c in _END_COLUMNS.split(","))
+    + " WHERE id = ?"
 )
+_BASE = 6  # id, command, labels, request, queued_us, host; then the _END_COLUMNS
+_NOT_ENDED = ("pending", *(None,) * 15)
 
 
-def _ended_columns(result: ExecutionResult) -> tuple[Any, ...]:
+def _end_values(result: ExecutionResult) -> tuple[Any, ...]:
+    # Columns, not a JSON document: serialising a result costs the engine's GIL
+    # more than binding its fields, and only reads (rare) rebuild the model.
     return (
         result.status.value,
         _opt_us(result.started_at),
@@ -106,7 +118,14 @@ def _ended_columns(result: ExecutionResult) -> tuple[Any, ...]:
         _opt_str(result.log_path),
         _opt_str(result.stdout_spill_path),
         _opt_str(result.stderr_spill_path),
-        result.model_dump_json(),
+        result.stdout,
+        result.stderr,
+        result.error,
+        result.duration_ms,
+        result.stdout_truncated,
+        result.stderr_truncated,
+        result.stdout_dropped_bytes,
+        result.stderr_dropped_bytes,
     )
 
 
@@ -143,47 +162,40 @@ def rows_for(facts: Iterable[LifecycleFact], redact: Redactor, host: int) -> Row
     inserts: dict[str, list[Any]] = {}
     running: list[tuple[Any, ...]] = []
     ended: list[tuple[Any, ...]] = []
-    for built, fact in enumerate(facts, 1):
-        match fact:
-            case ExecutionQueued(request=request, description=description, queued_at=queued_at):
-                key = str(request.id)
-                inserts.pop(key, None)  # an id reused: the later submission takes its place
-                inserts[key] = [
-                    key,
-                    "pending",
-                    redact(description),
-                    _labels(request.labels, redact),
-                    stored_request(request, redact),
-                    to_us(queued_at),
-                    host,
-                    *_NO_END,
-                ]
-            case ExecutionRunning(execution_id=execution_id, pid=pid, started_at=started_at):
-                key = str(execution_id)
-                row = inserts.get(key)
-                if row is None:
-                    running.append((pid, to_us(started_at), key))
-                elif row[1] == "pending":
-                    row[1], row[7], row[10] = "running", to_us(started_at), pid
-            case ExecutionEnded(result=result):
-                key = str(result.execution_id)
-                columns = _ended_columns(result)
-                row = inserts.get(key)
-                if row is None:
-                    ended.append((*columns, key))
-                else:
-                    row[1] = columns[0]
-                    row[7:15] = columns[1:]
-            case ExecutionsEvicted():
-                pass  # eviction from memory changes nothing on disk
-        if built % _YIELD_EVERY == 0:
-            # Let the engine's threads have the GIL: a long burst here would stall them.
-            time.sleep(0)
+    for fact in facts:
+        if isinstance(fact, ExecutionQueued):
+            request = fact.request
+            key = str(request.id)
+            inserts.pop(key, None)  # an id reused: the later submission takes its place
+            inserts[key] = [
+                key,
+                redact(fact.description),
+                _labels(request.labels, redact),
+                stored_request(request, redact),
+                to_us(fact.queued_at),
+                host,
+                *_NOT_ENDED,
+            ]
+        elif isinstance(fact, ExecutionRunning):
+            key = str(fact.execution_id)
+            started = to_us(fact.started_at)
+            row = inserts.get(key)
+            if row is None:
+                running.append((fact.pid, started, key))
+            elif row[_BASE] == "pending":
+                row[_BASE : _BASE + 2] = ("running", started)
+                row[_BASE + 4] = fact.pid
+        elif isinstance(fact, ExecutionEnded):
+            result = fact.result
+            key = str(result.execution_id)
+            values = _end_values(result)
+            row = inserts.get(key)
+            if row is None:
+                ended.append((*values, key))
+            else:
+                row[_BASE:] = values
+        # ExecutionsEvicted: eviction from memory changes nothing on disk
     return list(inserts.values()), running, ended
-
-
-_NO_END = (None,) * 8
-_YIELD_EVERY = 8
 
 
 def _labels(labels: dict[str, str], redact: Redactor) -> str:
@@ -212,6 +224,54 @@ def summary_from_row(row: tuple[Any, ...]) -> ExecutionSummary:
     )
 
 
-def result_from_json(text: str) -> ExecutionResult:
-    """The stored ``ExecutionResult`` of a terminal row."""
-    return ExecutionResult.model_validate_json(text)
+RESULT_COLUMNS = "id, queued_us, " + _END_COLUMNS
+"""The columns ``result_from_row`` reads, in its order."""
+
+
+def result_from_row(row: tuple[Any, ...]) -> ExecutionResult:
+    """The ``ExecutionResult`` of a terminal row, from its ``RESULT_COLUMNS``."""
+    (
+        execution_id,
+        queued,
+        status,
+        started,
+        completed,
+        exit_code,
+        pid,
+        log_path,
+        stdout_spill,
+        stderr_spill,
+        stdout,
+        stderr,
+        error,
+        duration_ms,
+        stdout_truncated,
+        stderr_truncated,
+        stdout_dropped,
+        stderr_dropped,
+    ) = row
+    return ExecutionResult(
+        execution_id=UUID(execution_id),
+        status=ExecutionStatus(status),
+        success=status == ExecutionStatus.COMPLETED.value,
+        exit_code=exit_code,
+        stdout=stdout or "",
+        stderr=stderr or "",
+        stdout_truncated=bool(stdout_truncated),
+        stderr_truncated=bool(stderr_truncated),
+        stdout_spill_path=_opt_path(stdout_spill),
+        stderr_spill_path=_opt_path(stderr_spill),
+        stdout_dropped_bytes=stdout_dropped or 0,
+        stderr_dropped_bytes=stderr_dropped or 0,
+        error=error,
+        queued_at=from_us(queued),
+        started_at=None if started is None else from_us(started),
+        completed_at=from_us(completed),
+        duration_ms=duration_ms or 0,
+        log_path=_opt_path(log_path),
+        pid=pid,
+    )
+
+
+def _opt_path(value: str | None) -> Path | None:
+    return None if value is None else Path(value)

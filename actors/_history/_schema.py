@@ -31,7 +31,7 @@ _V1 = (
     """CREATE TABLE executions (
         seq INTEGER PRIMARY KEY,
         id TEXT NOT NULL UNIQUE,
-        status TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
         command TEXT NOT NULL,
         labels TEXT NOT NULL,
         request TEXT NOT NULL,
@@ -43,7 +43,14 @@ _V1 = (
         log_path TEXT,
         stdout_spill TEXT,
         stderr_spill TEXT,
-        result TEXT
+        stdout TEXT,
+        stderr TEXT,
+        error TEXT,
+        duration_ms INTEGER,
+        stdout_truncated INTEGER,
+        stderr_truncated INTEGER,
+        stdout_dropped INTEGER,
+        stderr_dropped INTEGER
     )""",
     "CREATE INDEX executions_ended ON executions(completed_us, seq) WHERE completed_us IS NOT NULL",
 )
