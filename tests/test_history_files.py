@@ -54,6 +54,48 @@ def _history(path: Path, **config: object) -> ExecutionHistory:
     )
 
 
+def test_every_field_of_a_result_survives_the_file(tmp_path: Path) -> None:
+    # A new ExecutionResult field must get a column: this list fails until it does.
+    assert set(ExecutionResult.model_fields) == {
+        "execution_id", "status", "success", "exit_code", "stdout", "stderr",
+        "stdout_truncated", "stderr_truncated", "stdout_spill_path", "stderr_spill_path",
+        "stdout_dropped_bytes", "stderr_dropped_bytes", "error", "queued_at", "started_at",
+        "completed_at", "duration_ms", "log_path", "pid", "node",
+    }  # fmt: skip
+    request = ExecutionRequest(command=Shell(command="x"))
+    result = ExecutionResult(
+        execution_id=request.id,
+        status=ExecutionStatus.TIMED_OUT,
+        success=False,
+        exit_code=-9,
+        stdout="out\nlines",
+        stderr="err",
+        stdout_truncated=True,
+        stderr_truncated=True,
+        stdout_spill_path=tmp_path / "o.spill",
+        stderr_spill_path=tmp_path / "e.spill",
+        stdout_dropped_bytes=5,
+        stderr_dropped_bytes=6,
+        error="timed out",
+        queued_at=NOW,
+        started_at=NOW + timedelta(microseconds=1),
+        completed_at=NOW + timedelta(seconds=1, microseconds=7),
+        duration_ms=1000,
+        log_path=tmp_path / "x.log",
+        pid=77,
+        node="node-1",
+    )
+    history = _history(tmp_path / "h.sqlite3")
+    try:
+        history.record(ExecutionQueued(request, "x", NOW))
+        history.record(ExecutionRunning(request.id, 77, NOW))
+        history.record(ExecutionEnded(result))
+        assert history.flush(timeout=10)
+        assert history.get(request.id) == result
+    finally:
+        history.close()
+
+
 def test_an_engine_marks_what_a_dead_host_left_pending_or_running_interrupted(
     make_engine: EngineFactory, tmp_path: Path
 ) -> None:

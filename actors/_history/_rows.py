@@ -84,13 +84,13 @@ def stored_request(request: ExecutionRequest, redact: Redactor) -> str:
 _END_COLUMNS = (
     "status, started_us, completed_us, exit_code, pid, log_path, stdout_spill, stderr_spill,"
     " stdout, stderr, error, duration_ms, stdout_truncated, stderr_truncated, stdout_dropped,"
-    " stderr_dropped"
+    " stderr_dropped, node"
 )
 _INSERT = (
     "INSERT OR REPLACE INTO executions (id, command, labels, request, queued_us, host, "
     + _END_COLUMNS
     + ") VALUES ("
-    + ", ".join("?" * 22)
+    + ", ".join("?" * 23)
     + ")"
 )
 _RUNNING = (
@@ -103,7 +103,7 @@ _ENDED = (
     + " WHERE id = ?"
 )
 _BASE = 6  # id, command, labels, request, queued_us, host; then the _END_COLUMNS
-_NOT_ENDED = ("pending", *(None,) * 15)
+_NOT_ENDED = ("pending", *(None,) * 16)
 
 
 def _end_values(result: ExecutionResult) -> tuple[Any, ...]:
@@ -126,6 +126,7 @@ def _end_values(result: ExecutionResult) -> tuple[Any, ...]:
         result.stderr_truncated,
         result.stdout_dropped_bytes,
         result.stderr_dropped_bytes,
+        result.node,
     )
 
 
@@ -249,6 +250,7 @@ def result_from_row(row: tuple[Any, ...]) -> ExecutionResult:
         stderr_truncated,
         stdout_dropped,
         stderr_dropped,
+        node,
     ) = row
     return ExecutionResult(
         execution_id=UUID(execution_id),
@@ -270,6 +272,7 @@ def result_from_row(row: tuple[Any, ...]) -> ExecutionResult:
         duration_ms=duration_ms or 0,
         log_path=_opt_path(log_path),
         pid=pid,
+        node=node,
     )
 
 

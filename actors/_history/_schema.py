@@ -50,7 +50,8 @@ _V1 = (
         stdout_truncated INTEGER,
         stderr_truncated INTEGER,
         stdout_dropped INTEGER,
-        stderr_dropped INTEGER
+        stderr_dropped INTEGER,
+        node TEXT
     )""",
     "CREATE INDEX executions_ended ON executions(completed_us, seq) WHERE completed_us IS NOT NULL",
 )
