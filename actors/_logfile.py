@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["ExecutionLog", "prepare_log_dir"]
+__all__ = ["ExecutionLog", "delete_files", "prepare_log_dir"]
 
 _log = logging.getLogger("actors.logfile")
 
@@ -53,3 +54,12 @@ class ExecutionLog:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def delete_files(paths: Iterable[Path | None]) -> None:
+    """Delete an evicted execution's files (log, spill files); a failure is logged, not raised."""
+    for path in {p for p in paths if p is not None}:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            _log.warning("could not delete %s of an evicted execution: %s", path, exc)

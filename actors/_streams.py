@@ -65,6 +65,11 @@ class StreamCollector:
     completed, which the caller forwards to observers and the log. The lines
     kept for the result are in ``lines``. Counting is in raw bytes, so the cap
     holds whatever the encoding.
+
+    The work is per read, not per line: a read's lines are kept as the one
+    string they were split from, so keeping them (and joining them for the
+    result) never walks the lines, and the long-line check looks at the read's
+    length first. A flood of short lines costs the split and nothing else.
     """
 
     def __init__(
@@ -79,7 +84,8 @@ class StreamCollector:
     ) -> None:
         self.name = name
         self.event_type: type[Stdout] | type[Stderr] = Stdout if name == "stdout" else Stderr
-        self.lines: list[str] = []
+        # The kept output: each item is one or more whole lines joined by "\n".
+        self._texts: list[str] = []
         self.bytes_read = 0
         self.dropped_bytes = 0
         self.truncated = False
@@ -107,21 +113,18 @@ class StreamCollector:
         room = self._limit - self._kept
         if len(data) <= room:
             self._kept += len(data)
-            lines = self._split(self._decoder.decode(data))
-            self.lines += lines
-            return lines
+            return self._keep(*self._split(self._decoder.decode(data)))
         head, rest = data[:room], data[room:]
         self._kept += len(head)
         self.overflowed = True
         if self._strategy is OversizedOutputStrategy.STREAM_TO_FILE:
             # The line that crosses the limit goes whole to the spill file, so
             # nothing is cut and a secret across the limit is still masked.
-            lines = self._split(self._decoder.decode(head))
-            self.lines += lines
+            lines = self._keep(*self._split(self._decoder.decode(head)))
             return lines + self._beyond_cap(rest)
-        lines = self._split(self._decoder.decode(head, final=True))
+        lines, _ = self._split(self._decoder.decode(head, final=True))
         lines += self._flush_partial(cut_by_cap=True)
-        self.lines += lines
+        self._keep(lines)
         self._decoder.reset()
         if self._strategy is OversizedOutputStrategy.TRUNCATE_WITH_WARNING:
             self.truncated = True
@@ -129,7 +132,7 @@ class StreamCollector:
                 f"[output truncated: {self.name} exceeded max_output_size_bytes="
                 f"{self._limit}; the rest was read and dropped]"
             )
-            self.lines.append(warning)
+            self._keep([warning])
             lines.append(warning)
         return lines + self._beyond_cap(rest)
 
@@ -138,8 +141,9 @@ class StreamCollector:
         if self.overflowed:
             lines = self._spill(self._decoder.decode(b"", final=True), final=True)
         else:
-            lines = self._split(self._decoder.decode(b"", final=True)) + self._flush_partial()
-            self.lines += lines
+            lines, _ = self._split(self._decoder.decode(b"", final=True))
+            lines += self._flush_partial()
+            self._keep(lines)
         if self._spill_fd is not None:
             os.close(self._spill_fd)
             self._spill_fd = None
@@ -151,9 +155,20 @@ class StreamCollector:
             os.close(self._spill_fd)
             self._spill_fd = None
 
+    @property
+    def lines(self) -> list[str]:
+        """The kept lines (built on demand; the result uses ``text``)."""
+        return [line for text in self._texts for line in text.split("\n")]
+
     def text(self) -> str:
         """The kept lines joined with ``\\n``."""
-        return "\n".join(self.lines)
+        return "\n".join(self._texts)
+
+    def _keep(self, lines: list[str], text: str | None = None) -> list[str]:
+        """Keep ``lines`` for the result (``text``: the same lines already joined)."""
+        if lines:
+            self._texts.append("\n".join(lines) if text is None else text)
+        return lines
 
     def _beyond_cap(self, data: bytes) -> list[str]:
         if not data:
@@ -164,7 +179,7 @@ class StreamCollector:
         return []
 
     def _spill(self, text: str, *, final: bool) -> list[str]:
-        lines = self._split(text)
+        lines, _ = self._split(text)
         if final:
             lines += self._flush_partial()
         if not lines:
@@ -198,22 +213,32 @@ class StreamCollector:
         self.spill_error = f"spill file {self.spill_path}: {exc.strerror or exc}"
         _log.error("writing the spill file failed; the rest is dropped: %s", self.spill_error)
 
-    def _split(self, text: str) -> list[str]:
+    def _split(self, text: str) -> tuple[list[str], str | None]:
+        """The whole lines ``text`` completes, and the same lines joined (None: not at hand)."""
         if not text:
-            return []
+            return [], None
         buffer = self._partial + text
         end = buffer.rfind("\n")
         if end < 0:
             self._partial = buffer
-            return self._split_long_partial()
+            return self._split_long_partial(), None
         complete = self._clean + self._redact(buffer[:end])
         self._clean, self._partial = "", buffer[end + 1 :]
-        lines = complete.split("\n")
         if "\r" in complete:
-            lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-        if max(map(len, lines)) > self._max_line:
-            lines = self._cut_long(lines)
-        return lines + self._split_long_partial()
+            # "\r\n" counts as one break: dropping the "\r" of each break in the
+            # text drops the one trailing "\r" of each line, as the split needs.
+            complete = complete.replace("\r\n", "\n")
+            if complete.endswith("\r"):
+                complete = complete[:-1]
+        lines = complete.split("\n")
+        joined: str | None = complete
+        # A line can only be too long if the whole text is: the usual read never is.
+        if len(complete) > self._max_line and max(map(len, lines)) > self._max_line:
+            lines, joined = self._cut_long(lines), None
+        pieces = self._split_long_partial()
+        if pieces:
+            lines, joined = lines + pieces, None
+        return lines, joined
 
     def _cut_long(self, lines: list[str]) -> list[str]:
         # Pieces of exactly max_line characters from the start of the line, as

@@ -8,16 +8,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 from uuid import UUID
 
 from messages import (
     Cancel,
-    ConcurrencyMetrics,
-    DuplicateExecution,
-    EngineStopped,
     ExecutionConfig,
     ExecutionNotFound,
     ExecutionRequest,
@@ -27,13 +23,12 @@ from messages import (
     GetMetrics,
     GetResult,
     GetStatus,
-    InvalidRequest,
     ListExecutions,
-    QueueFull,
     RunCleanup,
     Submit,
 )
 
+from ._admission import admit
 from ._base import EngineActor
 from ._events import EmitFn, EventSink
 from ._execution import WorkerActor
@@ -44,6 +39,7 @@ from ._lifecycle import (
     ExecutionsEvicted,
     LifecycleHook,
 )
+from ._logfile import delete_files
 from ._outcome import Outcome, finish
 from ._runner import kill_message
 from ._stop import KillReason
@@ -123,11 +119,9 @@ class SupervisorActor(EngineActor):
             case GetLogPath(execution_id=execution_id):
                 return self._record(execution_id).log_path
             case ListExecutions(status=status):
-                return [
-                    r.summary() for r in self._table.newest_first() if status in (None, r.status)
-                ]
+                return self._table.summaries(status)
             case GetMetrics():
-                return self._on_get_metrics()
+                return self._table.metrics(self._config.max_concurrent_executions)
             case RunCleanup():
                 return self._on_run_cleanup()
             case Shutdown():
@@ -174,21 +168,8 @@ class SupervisorActor(EngineActor):
         waiter: concurrent.futures.Future[ExecutionResult] | None,
     ) -> UUID:
         config, table = self._config, self._table
-        if self._stopping:
-            raise EngineStopped()
-        if request.id in table.records:
-            raise DuplicateExecution(request.id)
-        timeout_ms = request.timeout_ms or config.default_timeout_ms
-        if timeout_ms > config.max_timeout_ms:
-            raise InvalidRequest(
-                "timeout_ms", timeout_ms, f"exceeds max_timeout_ms={config.max_timeout_ms}"
-            )
-        if request.working_dir is not None and not request.working_dir.is_dir():
-            reason = "is not a directory" if request.working_dir.exists() else "does not exist"
-            raise InvalidRequest("working_dir", str(request.working_dir), reason)
+        timeout_ms = admit(request, config, table, stopping=self._stopping)
         has_slot = table.running < config.max_concurrent_executions
-        if not has_slot and len(table.pending) >= config.max_queued_executions:
-            raise QueueFull(config.max_queued_executions)
         record = Record(
             request=request,
             description=self._redact(request.command.describe()),
@@ -303,25 +284,15 @@ class SupervisorActor(EngineActor):
             record.waiter = concurrent.futures.Future()
         return record.waiter
 
-    def _on_get_metrics(self) -> ConcurrencyMetrics:
-        table, limit = self._table, self._config.max_concurrent_executions
-        return ConcurrencyMetrics(
-            max_concurrent=limit,
-            currently_running=table.running,
-            currently_pending=len(table.pending),
-            available_slots=limit - table.running,
-            total_submitted=table.total_submitted,
-            total_finished=table.total_finished,
-        )
-
     def _on_run_cleanup(self) -> int:
+        # Evicting is dropping the records (the table pops them in one C loop);
+        # only delete_logs_on_evict adds work, one unlink per file.
         config = self._config
         evicted = self._table.evict(
             self._clock(), config.execution_retention_secs, config.max_in_memory_executions
         )
-        if config.delete_logs_on_evict:
-            for record in evicted:
-                _delete_files(record)
+        if evicted and config.delete_logs_on_evict:
+            delete_files(path for record in evicted for path in record.files())
         if evicted and self._lifecycle.active:
             self._lifecycle.publish(ExecutionsEvicted(tuple(r.request.id for r in evicted)))
         return len(evicted)
@@ -344,15 +315,3 @@ class SupervisorActor(EngineActor):
         for record in list(self._table.records.values()):
             if record.status is ExecutionStatus.RUNNING:
                 self._on_cancel(record.request.id, KillReason.SHUTDOWN, hard=hard)
-
-
-def _delete_files(record: Record) -> None:
-    result = record.result
-    paths: list[Path | None] = [record.log_path]
-    if result is not None:
-        paths += [result.log_path, result.stdout_spill_path, result.stderr_spill_path]
-    for path in {p for p in paths if p is not None}:
-        try:
-            path.unlink(missing_ok=True)
-        except OSError as exc:
-            _log.warning("could not delete %s of an evicted execution: %s", path, exc)

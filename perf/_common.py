@@ -21,7 +21,9 @@ from actors import ExecutionEngine
 from messages import ExecutionConfig
 
 
-def make_runner(*, processes: int, values: int, loops: int = 0) -> tuple[pyperf.Runner, Any]:
+def make_runner(
+    *, processes: int, values: int, loops: int = 0, warmups: int | None = None
+) -> tuple[pyperf.Runner, Any]:
     """A pyperf runner that forwards ``--smoke`` and ``--figures`` to its workers."""
 
     def forward(cmd: list[str], args: Any) -> None:
@@ -31,7 +33,11 @@ def make_runner(*, processes: int, values: int, loops: int = 0) -> tuple[pyperf.
             cmd.extend(["--figures", args.figures])
 
     runner = pyperf.Runner(
-        processes=processes, values=values, loops=loops, add_cmdline_args=forward
+        processes=processes,
+        values=values,
+        loops=loops,
+        warmups=warmups,
+        add_cmdline_args=forward,
     )
     runner.argparser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     runner.argparser.add_argument(

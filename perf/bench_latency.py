@@ -1,7 +1,7 @@
 """Latency: a line written and flushed by the child until the receiver runs.
 
 The child stamps each line with ``time.monotonic_ns()`` (one clock for every
-process on Linux) and waits 2 ms between lines; the receiver subtracts. The
+process on Linux) and waits 5 ms between lines; the receiver subtracts. The
 host process is otherwise idle: a host thread busy in Python would add up to
 the 5 ms GIL switch interval to every thread-based design, this one included.
 """
@@ -25,7 +25,7 @@ out = sys.stdout
 for _ in range(int(sys.argv[1])):
     out.write(f"{time.monotonic_ns()}\\n")
     out.flush()
-    time.sleep(0.002)
+    time.sleep(0.005)
 """
 
 
@@ -83,8 +83,8 @@ def bench(loops: int, collect: Any, q: float, count: int) -> float:
 
 
 if __name__ == "__main__":
-    runner, args = make_runner(processes=6, values=2, loops=1)
-    count = 30 if args.smoke else 400
+    runner, args = make_runner(processes=5, values=3, loops=1)
+    count = 30 if args.smoke else 300
     for name, q in (("p50", 0.5), ("p99", 0.99)):
         runner.bench_time_func(f"latency-{name}-baseline", bench, bare_samples, q, count)
         runner.bench_time_func(f"latency-{name}-engine", bench, engine_samples, q, count)

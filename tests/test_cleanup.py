@@ -154,3 +154,26 @@ def test_max_in_memory_executions_never_evicts_running_or_pending_ones(
         opened.touch()
     assert engine.get_result(running, timeout=RESULT_TIMEOUT).success
     assert engine.get_result(pending, timeout=RESULT_TIMEOUT).success
+
+
+def test_eviction_keeps_its_order_across_the_compaction_of_its_order() -> None:
+    table, records = table_of_terminal_records(10_000, old=10_000)
+    # 5,000 go by count: the evicted prefix of the order is cut off (compacted).
+    assert table.evict(now=0.0, retention=1e9, max_total=5_000) == records[:5_000]
+    later = [record() for _ in range(3)]
+    for n, rec in enumerate(later):
+        table.add(rec)
+        table.mark_terminal(rec, 20_000.0 + n)
+    assert table.evict(now=0.0, retention=1e9, max_total=5_001) == records[5_000:5_002]
+    # By age: everything that ended at clock 9,999 or before, and nothing newer.
+    assert table.evict(now=10_999.0, retention=1_000.0, max_total=10**9) == records[5_002:]
+    assert list(table.records.values()) == later
+
+
+def test_a_cleanup_that_evicts_nothing_leaves_a_large_table_untouched() -> None:
+    table, _ = table_of_terminal_records(100_000, old=0)
+    started = time.perf_counter()
+    assert table.evict(now=10_000.0, retention=1_000.0, max_total=1_000_000) == []
+    took = time.perf_counter() - started
+    assert len(table.records) == 100_000
+    assert took < 0.05, f"an empty eviction of 100,000 took {took * 1000:.1f} ms"

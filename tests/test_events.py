@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
 from actors import ExecutionEngine, signals
+from actors._dispatch import EventDispatcher
 from actors.testing import EventRecorder
-from messages import Exec, ExecutionEvent, ExecutionStatus, Shell
+from messages import Exec, ExecutionEvent, ExecutionStatus, Shell, Stdout
 from tests.conftest import EngineFactory, py, request
 
 RESULT_TIMEOUT = 20.0
@@ -374,3 +375,38 @@ def test_progress_interval_zero_gives_no_progress_events(make_engine: EngineFact
         types = recorder.types(execution_id)
     assert "progress" not in types
     assert types == ["started", "completed"]
+
+
+# -- cost per read -------------------------------------------------------------------------------
+
+
+def test_a_stdout_event_carries_the_readers_tuple_of_lines_without_a_copy() -> None:
+    # Output costs per read, not per line: the tuple a reader emits is the
+    # event's ``lines``, not walked, copied or validated again.
+    sender = object()
+    got: list[Stdout] = []
+    arrived = threading.Event()
+
+    def receive(_sender: object, *, event: Stdout) -> None:
+        got.append(event)
+        arrived.set()
+
+    signals.stdout.connect(receive, sender=sender)
+    dispatcher = EventDispatcher(sender, None, "test-events", line_budget=1 << 20)
+    try:
+        lines = ("one", "two")
+        dispatcher.emit(uuid4(), Stdout, {"lines": lines})
+        assert arrived.wait(RESULT_TIMEOUT)
+    finally:
+        dispatcher.stop(RESULT_TIMEOUT)
+        signals.stdout.disconnect(receive, sender=sender)
+    event = got[0]
+    assert event.lines is lines
+    validated = Stdout(
+        execution_id=event.execution_id, seq=1, timestamp=event.timestamp, lines=lines
+    )
+    assert event == validated
+    assert event.model_fields_set == validated.model_fields_set
+    assert event.model_dump_json() == validated.model_dump_json()
+    assert Stdout.model_validate_json(event.model_dump_json()) == event
+    assert repr(event) == repr(validated)

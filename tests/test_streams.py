@@ -451,3 +451,29 @@ def test_stream_to_file_head_and_spill_file_hold_every_line(
         feed_all(stream, *chunked(data, cuts))
         spilled = spill_lines(spill) if spill.exists() else []
     assert stream.lines + spilled == reference_lines(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=any_bytes,
+    cuts=cut_points,
+    max_line=st.integers(min_value=64, max_value=90),
+    limit=st.integers(min_value=1, max_value=250),
+    secrets=st.lists(st.text(alphabet="ab\r", min_size=1, max_size=3), max_size=2),
+)
+def test_the_kept_text_is_the_returned_lines_joined_however_the_reads_fall(
+    data: bytes, cuts: list[int], max_line: int, limit: int, secrets: list[str]
+) -> None:
+    # The collector keeps each read's text, not its lines: what observers got
+    # (cut long lines, redactions, the truncation warning) must be the result.
+    stream = collector(limit=limit, max_line_length=max_line, secrets=tuple(secrets))
+    lines = feed_all(stream, *chunked(data * 3, cuts))
+    assert stream.text() == "\n".join(lines)
+    assert stream.lines == lines
+
+
+def test_a_read_of_many_short_lines_is_kept_as_one_text() -> None:
+    stream = collector()
+    assert stream.feed(b"a\r\nb\nc\r\n") == ["a", "b", "c"]
+    assert stream.text() == "a\nb\nc"
+    assert len(stream._texts) == 1
