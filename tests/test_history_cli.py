@@ -14,11 +14,12 @@ from actors._history._cli import (
     add_history_commands,
     add_history_options,
     default_history_path,
+    engine_for_cli,
     history_path,
     run_history,
     run_show,
 )
-from messages import ExecutionSummary, Shell
+from messages import ExecutionConfig, ExecutionSummary, Shell
 from tests.conftest import EngineFactory, request
 
 
@@ -91,6 +92,21 @@ def test_show_of_an_unknown_id_or_a_missing_file_is_an_error_naming_it(
     assert code == 1 and str(missing) in err
     with pytest.raises(SystemExit):
         _cli("show", "not-a-uuid")
+
+
+def test_a_cli_engine_runs_without_history_and_warns_when_another_holds_the_file(
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    path = tmp_path / "history.sqlite3"
+    make_engine(history_path=path)
+    err = io.StringIO()
+    second = engine_for_cli(ExecutionConfig.testing(history_path=path), err)
+    try:
+        assert second.history is None
+        assert "warning" in err.getvalue() and "not recorded" in err.getvalue()
+        assert second.get_result(second.execute(request(Shell(command="true"))), 30).success
+    finally:
+        second.shutdown()
 
 
 def test_history_is_on_by_default_in_the_state_folder_and_off_with_no_history(

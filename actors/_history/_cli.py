@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import TextIO
 from uuid import UUID
 
-from messages import ExecutionError, ExecutionStatus, ExecutionSummary
+from messages import ExecutionConfig, ExecutionError, ExecutionStatus, ExecutionSummary
 
+from .._engine import ExecutionEngine
 from ._history import ExecutionHistory
 
 __all__ = [
     "add_history_commands",
     "add_history_options",
     "default_history_path",
+    "engine_for_cli",
     "history_path",
     "run_history",
     "run_show",
@@ -53,6 +55,26 @@ def history_path(args: argparse.Namespace) -> Path | None:
         return None
     chosen: Path | None = getattr(args, "history_file", None)
     return chosen if chosen is not None else default_history_path()
+
+
+def engine_for_cli(config: ExecutionConfig, err: TextIO) -> ExecutionEngine:
+    """The CLI's engine: with its history if it can, else without it and a warning.
+
+    Two ``execution-engine run`` at once is ordinary at a terminal; the second
+    must still run its commands, so a history file that another engine holds
+    (or that cannot be used) costs a warning, not the run. Every history
+    error names the file, which is how it is told from other errors.
+    """
+    try:
+        return ExecutionEngine(config)
+    except ExecutionError as exc:
+        path = config.history_path
+        if path is None or str(path) not in str(exc):
+            raise
+        err.write(
+            f"execution-engine: warning: {exc}; this run is not recorded (see --no-history)\n"
+        )
+        return ExecutionEngine(config.model_copy(update={"history_path": None}))
 
 
 def add_history_commands(
