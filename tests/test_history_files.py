@@ -234,3 +234,56 @@ def test_an_engine_with_history_leaves_no_thread_or_fd_behind(tmp_path: Path) ->
         with ExecutionEngine(config) as engine:
             engine.get_result(engine.execute(ExecutionRequest(command=Shell(command="true"))), 30)
         assert not check.leaks()
+
+
+def _cap_pages(history: ExecutionHistory, pages: int | None) -> None:
+    """Cap the writer's file at ``pages`` (SQLITE_FULL beyond, as a full disk gives)."""
+    writer = history._writer
+    assert writer is not None
+    conn = writer._conn  # the writer thread is idle between batches; a test seam only
+    if pages is None:
+        pages = 2**30
+    conn.execute(f"PRAGMA max_page_count={pages}")
+
+
+def test_a_full_file_keeps_records_in_memory_logs_once_and_writes_them_later(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    history = _history(tmp_path / "h.sqlite3")
+    try:
+        first = ExecutionRequest(command=Shell(command="true"))
+        history.record(ExecutionQueued(first, "true", NOW))
+        assert history.flush(timeout=10)
+        with sqlite3.connect(history.path) as conn:
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.close()
+        _cap_pages(history, pages)
+        big = [ExecutionRequest(command=Shell(command="x" * 50_000)) for _ in range(20)]
+        for request in big:
+            history.record(ExecutionQueued(request, request.command.describe(), NOW))
+        assert history.flush(timeout=10) is False
+        assert history.flush(timeout=10) is False
+        metrics = history.metrics()
+        assert not metrics.healthy and metrics.write_failures >= 2 and metrics.backlog == 20
+        assert metrics.last_error is not None and "full" in metrics.last_error
+        assert [r.message for r in caplog.records].count(caplog.records[0].message) == 1
+        _cap_pages(history, None)
+        assert history.flush(timeout=10)
+        assert history.metrics().healthy and history.count() == 21
+        assert sum("writing again" in r.message for r in caplog.records) == 1
+    finally:
+        history.close()
+
+
+def test_closing_while_the_file_is_full_reports_what_was_not_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    history = _history(tmp_path / "h.sqlite3")
+    history.record(ExecutionQueued(ExecutionRequest(command=Shell(command="true")), "true", NOW))
+    assert history.flush(timeout=10)
+    _cap_pages(history, 1)
+    request = ExecutionRequest(command=Shell(command="y" * 50_000))
+    history.record(ExecutionQueued(request, "y", NOW))
+    assert history.close(timeout=10)
+    assert any("1 records that could not be written" in r.message for r in caplog.records)
+    assert ExecutionHistory.open(tmp_path / "h.sqlite3").count() == 1
