@@ -271,7 +271,10 @@ class ExecutionEngine:
         """
         evicted: int = self._ask(RunCleanup())
         if self._history is not None:
-            self._history.prune()
+            try:
+                self._history.prune()
+            except (ExecutionError, TimeoutError) as exc:  # a full disk must not fail a cleanup
+                _log.warning("cleanup: the history prune failed: %s", exc)
         return evicted
 
     def kill_all(self) -> None:
