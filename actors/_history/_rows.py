@@ -160,16 +160,16 @@ def rows_for(facts: Iterable[LifecycleFact], redact: Redactor, host: int) -> Row
     batch). Later facts of executions inserted earlier become updates; a
     ``running`` update never undoes an end, so updates need no order.
     """
-    inserts: dict[str, list[Any]] = {}
+    inserts: dict[UUID, list[Any]] = {}
     running: list[tuple[Any, ...]] = []
     ended: list[tuple[Any, ...]] = []
     for fact in facts:
         if isinstance(fact, ExecutionQueued):
             request = fact.request
-            key = str(request.id)
+            key = request.id
             inserts.pop(key, None)  # an id reused: the later submission takes its place
             inserts[key] = [
-                key,
+                str(key),
                 redact(fact.description),
                 _labels(request.labels, redact),
                 stored_request(request, redact),
@@ -178,21 +178,21 @@ def rows_for(facts: Iterable[LifecycleFact], redact: Redactor, host: int) -> Row
                 *_NOT_ENDED,
             ]
         elif isinstance(fact, ExecutionRunning):
-            key = str(fact.execution_id)
+            key = fact.execution_id
             started = to_us(fact.started_at)
             row = inserts.get(key)
             if row is None:
-                running.append((fact.pid, started, key))
+                running.append((fact.pid, started, str(key)))
             elif row[_BASE] == "pending":
                 row[_BASE : _BASE + 2] = ("running", started)
                 row[_BASE + 4] = fact.pid
         elif isinstance(fact, ExecutionEnded):
             result = fact.result
-            key = str(result.execution_id)
+            key = result.execution_id
             values = _end_values(result)
             row = inserts.get(key)
             if row is None:
-                ended.append((*values, key))
+                ended.append((*values, str(key)))
             else:
                 row[_BASE:] = values
         # ExecutionsEvicted: eviction from memory changes nothing on disk
