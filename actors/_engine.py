@@ -281,11 +281,11 @@ class ExecutionEngine:
         """Cancel everything pending and SIGKILL every running process group now.
 
         The executions end ``cancelled``, without waiting for ``kill_grace_ms``;
-        a no-op after ``shutdown()``. For a caller that will not wait (a second
-        Ctrl-C).
+        a no-op once ``shutdown()`` has stopped the supervisor. For a caller that
+        will not wait (a second Ctrl-C).
         """
-        if self._stopped:
-            return
+        # No `_stopped` check: the second Ctrl-C arrives while shutdown() waits
+        # out the kill grace, which is exactly when this must still act.
         with contextlib.suppress(pykka.ActorDeadError):
             self._supervisor.tell(KillAll())
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pyperf
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("overhead", "throughput", "streaming", "latency", "cleanup", "scale")
+SCRIPTS = ("overhead", "throughput", "streaming", "latency", "cleanup", "scale", "sidecar")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class Target:
 def targets(smoke: bool) -> list[Target]:
     """The targets of the performance issues, by benchmark name."""
     small, large = (1_000, 2_000) if smoke else (10_000, 100_000)
+    many = 40 if smoke else 1000
     return [
         Target("overhead: one `true`", "overhead-engine", "overhead-baseline", "time", 1.25),
         Target("throughput at 8", "throughput-8-engine", "throughput-8-baseline", "speed", 0.8),
@@ -70,6 +71,21 @@ def targets(smoke: bool) -> list[Target]:
             "scale-sleeps-baseline",
             "absolute",
             2.5,
+        ),
+        # The sidecar against the library in-process: reported, no target yet.
+        Target(
+            "sidecar: status round trip",
+            "sidecar-status-engine",
+            "sidecar-status-baseline",
+            "report",
+            0.0,
+        ),
+        Target(
+            f"sidecar: {many:,} `true` (per command)",
+            f"sidecar-{many}-engine",
+            f"sidecar-{many}-baseline",
+            "report",
+            0.0,
         ),
     ]
 

@@ -24,8 +24,11 @@ import psutil
 import pytest
 from pydantic import TypeAdapter
 
-from actors._cli import main
-from actors._cli_output import CLEAR_LINE, Batch, Row, Sink, TaggedView, render_table
+from actors.cli import main
+from actors.cli._batch import Batch
+from actors.cli._rows import Row
+from actors.cli._table import render_table
+from actors.cli._views import CLEAR_LINE, Sink, TaggedView
 from messages import (
     Completed,
     ExecutionEvent,
@@ -564,12 +567,12 @@ def test_a_sink_whose_reader_is_gone_turns_quiet() -> None:
 
 
 def test_exit_zero_turns_a_failed_batch_into_exit_status_0() -> None:
-    from actors._cli import main
+    from actors.cli import main
 
     assert main(["run", "--no-log", "--exit-zero", "--", "exit 3"]) == 0
 
 
 def test_exit_zero_keeps_usage_errors_at_exit_status_2() -> None:
-    from actors._cli import main
+    from actors.cli import main
 
     assert main(["run", "--exit-zero", "-j", "0", "--", "true"]) == 2

@@ -36,5 +36,6 @@ def test_the_benchmark_suite_runs_and_prints_every_figure(tmp_path: Path) -> Non
         "concurrent sleeps",
         "scale-peak-threads",
         "retained-rss-mb",
+        "sidecar: status round trip",
     ):
         assert figure in proc.stdout

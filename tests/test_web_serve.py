@@ -27,15 +27,45 @@ serve_http(ExecutionConfig.testing(), "127.0.0.1", 0, sys.argv[1], log_level="wa
 
 def test_sigterm_ends_the_server_and_kills_every_process_group() -> None:
     token = "serve-test-token"
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    child = subprocess.Popen(
-        [sys.executable, "-c", SERVE, token], stderr=subprocess.PIPE, text=True, env=env
+    sigterm_kills_everything([sys.executable, "-c", SERVE, token], token)
+
+
+def test_the_cli_serve_http_serves_the_app_and_sigterm_kills_every_process_group() -> None:
+    token = "cli-serve-token"
+    argv = [sys.executable, "-m", "actors", "serve", "--http", "127.0.0.1:0", "--token", token]
+    sigterm_kills_everything([*argv, "--no-log"], token)
+
+
+def test_the_cli_refuses_a_token_without_http() -> None:
+    argv = [sys.executable, "-m", "actors", "serve", "--stdio", "--token", "t", "--no-log"]
+    proc = subprocess.run(
+        argv, check=False, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60
     )
+    assert proc.returncode == 2
+    assert "--token goes with --http" in proc.stderr
+
+
+def test_the_cli_refuses_a_bad_http_address_with_a_usage_error() -> None:
+    argv = [sys.executable, "-m", "actors", "serve", "--http", "host:http", "--no-log"]
+    proc = subprocess.run(
+        argv, check=False, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60
+    )
+    assert proc.returncode == 2
+    assert "'host:http'" in proc.stderr
+
+
+def sigterm_kills_everything(argv: list[str], token: str) -> None:
+    """Start a server, run ``sleep 300 & sleep 300`` through it, SIGTERM it: nothing is left."""
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    child = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert child.stderr is not None
-        line = child.stderr.readline()
-        match = re.search(r"dashboard: (http://127\.0\.0\.1:(\d+)/)\?token=(\S+)", line)
-        assert match, line
+        seen: list[str] = []
+        match = None
+        while match is None and len(seen) < 20:  # uvicorn's own INFO lines may come first
+            seen.append(child.stderr.readline())
+            match = re.search(r"dashboard: (http://127\.0\.0\.1:(\d+)/)\?token=(\S+)", seen[-1])
+        assert match, seen
         assert match.group(3) == token
         base = match.group(1)
         headers = {"Authorization": f"Bearer {token}"}

@@ -4,5 +4,6 @@ Installed with the ``web`` extra (``pip install 'cloudops-execution-engine[web]'
 """
 
 from ._app import create_app
+from ._serve import HubServer, serve_http
 
-__all__ = ["create_app"]
+__all__ = ["HubServer", "create_app", "serve_http"]

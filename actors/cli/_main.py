@@ -1,0 +1,68 @@
+"""``main``: parse the command line and hand it to its verb."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Sequence
+
+from messages import ErrorInfo, ExecutionConfig
+
+from ._args import EXIT_USAGE, PROG, UsageError, build_parser, engine_config, late_commands
+from ._runner import run_aws, run_batch
+from ._views import Sink
+
+__all__ = ["main"]
+
+
+def serve_http_verb(config: ExecutionConfig, bind: str, token: str | None) -> int:
+    """``serve --http``: the web app on uvicorn until SIGINT or SIGTERM."""
+    try:
+        # Imported here: the CLI works without the `web` extra.
+        from actors.web._serve import parse_bind, serve_http  # noqa: PLC0415
+    except ImportError as exc:
+        raise UsageError(
+            f"serve --http needs the web extra (pip install 'cloudops-execution-engine[web]'): "
+            f"{exc}"
+        ) from None
+    try:
+        host, port = parse_bind(bind)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    serve_http(config, host, port, token)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``execution-engine`` with ``argv`` (default ``sys.argv[1:]``); return its exit status."""
+    parser = build_parser()
+    out, err = Sink(sys.stdout.buffer), Sink(sys.stderr.buffer)
+    json_mode = False
+    try:
+        args, extra = parser.parse_known_args(argv)
+        json_mode = bool(getattr(args, "json", False))
+        if args.verb == "aws":
+            return run_aws(args, extra, out, err)
+        if args.verb in ("serve", "schema"):
+            if extra:
+                raise UsageError(f"unrecognized arguments: {' '.join(extra)}")
+            # Imported here: `run` need not load the sidecar.
+            from actors.sidecar import serve_stdio, write_schema  # noqa: PLC0415
+
+            if args.verb == "schema":
+                return write_schema(out)
+            config = engine_config(args, args.jobs, 0, default_timeout_ms=args.timeout)
+            if args.http is not None:
+                return serve_http_verb(config, args.http, args.token)
+            if args.token is not None:
+                raise UsageError("--token goes with --http")
+            return serve_stdio(config)
+        args.commands += late_commands(extra)
+        return run_batch(args, out, err)
+    except UsageError as exc:
+        err.write(f"{PROG}: error: {exc}\n")
+        if json_mode:
+            out.write(ErrorInfo(kind="UsageError", message=str(exc)).model_dump_json() + "\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:  # while reading --file - from a terminal
+        return 128 + signal.SIGINT
