@@ -5,12 +5,19 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
-from actors._history._cli import (
+from actors.cli import main
+from actors.cli._history import (
     add_history_commands,
     add_history_options,
     default_history_path,
@@ -21,6 +28,8 @@ from actors._history._cli import (
 )
 from messages import ExecutionConfig, ExecutionSummary, Shell
 from tests.conftest import EngineFactory, request
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _cli(*argv: str) -> tuple[int, str, str]:
@@ -99,11 +108,11 @@ def test_a_cli_engine_runs_without_history_and_warns_when_another_holds_the_file
 ) -> None:
     path = tmp_path / "history.sqlite3"
     make_engine(history_path=path)
-    err = io.StringIO()
-    second = engine_for_cli(ExecutionConfig.testing(history_path=path), err)
+    warnings: list[str] = []
+    second = engine_for_cli(ExecutionConfig.testing(history_path=path), warnings.append)
     try:
         assert second.history is None
-        assert "warning" in err.getvalue() and "not recorded" in err.getvalue()
+        assert len(warnings) == 1 and "in use" in warnings[0] and "not recorded" in warnings[0]
         assert second.get_result(second.execute(request(Shell(command="true"))), 30).success
     finally:
         second.shutdown()
@@ -120,3 +129,59 @@ def test_history_is_on_by_default_in_the_state_folder_and_off_with_no_history(
     assert history_path(parser.parse_args([])) == expected
     assert history_path(parser.parse_args(["--no-history"])) is None
     assert history_path(parser.parse_args(["--history-file", "x.db"])) == Path("x.db")
+
+
+def _main(capfd: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capfd.readouterr()
+    return status, out, err
+
+
+def test_run_records_to_the_state_folder_and_history_and_show_read_it(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    assert _main(capfd, "run", "--no-log", "echo recorded")[0] == 0
+    assert _main(capfd, "run", "--no-log", "--no-history", "echo unrecorded")[0] == 0
+    status, out, _ = _main(capfd, "history", "--json")
+    rows = json.loads(out)
+    assert status == 0 and [r["command"] for r in rows] == ["echo recorded"]
+    assert default_history_path().is_file()
+    status, out, _ = _main(capfd, "show", rows[0]["execution_id"], "--json")
+    assert status == 0 and json.loads(out)["stdout"] == "recorded"
+    status, _, err = _main(capfd, "history", "--limit", "0")
+    assert status == 2 and "--limit" in err
+
+
+def test_history_and_show_work_while_another_process_writes_the_file(
+    capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "history.sqlite3"
+    writer = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "actors", "run", "--no-log", "--history-file", str(path)),
+            *("echo first", "sleep 0.3; echo second", "sleep 30"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert writer.stdout is not None
+        while "first" not in writer.stdout.readline():  # the batch is running
+            pass
+        deadline = time.monotonic() + 30
+        pause = threading.Event()
+        rows: list[dict[str, str]] = []
+        while len(rows) < 3 or "completed" not in {r["status"] for r in rows}:
+            assert time.monotonic() < deadline, rows
+            status, out, err = _main(capfd, "history", "--history-file", str(path), "--json")
+            rows = json.loads(out) if status == 0 else []
+            pause.wait(0.05)  # another process's file: polling it is the point
+        sleeper = next(r for r in rows if "sleep 30" in r["command"])
+        status, _, err = _main(capfd, "show", sleeper["execution_id"], "--history-file", str(path))
+        assert status == 1 and "no result yet" in err
+    finally:
+        writer.send_signal(signal.SIGINT)
+        writer.communicate(timeout=30)
+    status, out, _ = _main(capfd, "history", "--history-file", str(path), "--status", "cancelled")
+    assert status == 0 and "sleep 30" in out

@@ -1,4 +1,4 @@
-"""The history's part of the ``execution-engine`` CLI: ``--no-history``, ``history``, ``show``.
+"""The CLI's history: ``--no-history``/``--history-file``, and the ``history`` and ``show`` verbs.
 
 Only the public ``ExecutionHistory`` is used, so these commands work while
 another process (a ``run``, a ``serve``) writes the file.
@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 from uuid import UUID
 
+from actors import ExecutionEngine, ExecutionHistory
 from messages import ExecutionConfig, ExecutionError, ExecutionStatus, ExecutionSummary
-
-from .._engine import ExecutionEngine
-from ._history import ExecutionHistory
 
 __all__ = [
     "add_history_commands",
@@ -57,7 +56,9 @@ def history_path(args: argparse.Namespace) -> Path | None:
     return chosen if chosen is not None else default_history_path()
 
 
-def engine_for_cli(config: ExecutionConfig, err: TextIO) -> ExecutionEngine:
+def engine_for_cli(
+    config: ExecutionConfig, warn: Callable[[str], None], **engine_options: Any
+) -> ExecutionEngine:
     """The CLI's engine: with its history if it can, else without it and a warning.
 
     Two ``execution-engine run`` at once is ordinary at a terminal; the second
@@ -66,15 +67,13 @@ def engine_for_cli(config: ExecutionConfig, err: TextIO) -> ExecutionEngine:
     error names the file, which is how it is told from other errors.
     """
     try:
-        return ExecutionEngine(config)
+        return ExecutionEngine(config, **engine_options)
     except ExecutionError as exc:
         path = config.history_path
         if path is None or str(path) not in str(exc):
             raise
-        err.write(
-            f"execution-engine: warning: {exc}; this run is not recorded (see --no-history)\n"
-        )
-        return ExecutionEngine(config.model_copy(update={"history_path": None}))
+        warn(f"{exc}; this run is not recorded")
+        return ExecutionEngine(config.model_copy(update={"history_path": None}), **engine_options)
 
 
 def add_history_commands(
