@@ -287,3 +287,26 @@ def test_closing_while_the_file_is_full_reports_what_was_not_written(
     assert history.close(timeout=10)
     assert any("1 records that could not be written" in r.message for r in caplog.records)
     assert ExecutionHistory.open(tmp_path / "h.sqlite3").count() == 1
+
+
+@pytest.mark.timeout(180)
+def test_the_history_benchmark_runs_in_smoke_mode(tmp_path: Path) -> None:
+    figures = tmp_path / "figures.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "perf" / "bench_history.py"),
+            "--smoke",
+            "--json",
+            str(figures),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=170,
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    data = json.loads(figures.read_text())
+    assert {"throughput_slowdown", "overhead_slowdown", "list_100_of_2000_ms"} <= set(data)
