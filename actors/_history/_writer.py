@@ -168,8 +168,9 @@ class HistoryWriter:
                 if left <= 0:
                     break
                 self._cond.wait(left)
-            self._urgent = False
             batch = self._take_batch()
+            # A flush asked for everything: stay urgent while a full batch leaves some behind.
+            self._urgent = self._urgent and len(batch) < len(self._queue)
         if isinstance(batch[0][1], PruneRequest):
             ok = self._run_prune(batch[0][1])
         else:
@@ -200,7 +201,13 @@ class HistoryWriter:
     def _commit(self, batch: list[tuple[int, _Op]]) -> bool:
         conn = self._conn
         facts = [fact for _, fact in batch]
-        rows = rows_for(facts, self._redact, self._host)  # type: ignore[arg-type]
+        try:
+            rows = rows_for(facts, self._redact, self._host)  # type: ignore[arg-type]
+        except Exception:  # a bug, not the disk: retrying would fail for ever
+            _log.exception("history %s: cannot record %d facts; dropped", self._path, len(facts))
+            with self._cond:
+                self._dropped += len(facts)
+            return True
         try:
             conn.execute("BEGIN IMMEDIATE")
             write_rows(conn, rows)
@@ -217,11 +224,9 @@ class HistoryWriter:
         return True
 
     def _failed(self, exc: sqlite3.Error) -> None:
-        try:
+        with contextlib.suppress(sqlite3.Error):
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
         with self._cond:
             self._failures += 1
             self._last_error = f"{type(exc).__name__}: {exc}"
