@@ -246,8 +246,16 @@ def _cap_pages(history: ExecutionHistory, pages: int | None) -> None:
     conn.execute(f"PRAGMA max_page_count={pages}")
 
 
-def test_a_full_file_keeps_records_in_memory_logs_once_and_writes_them_later(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+def _read_only(history: ExecutionHistory, on: bool) -> None:
+    """Make the writer's connection read-only (SQLITE_READONLY, as a read-only folder gives)."""
+    writer = history._writer
+    assert writer is not None
+    writer._conn.execute(f"PRAGMA query_only={int(on)}")  # a test seam, between batches
+
+
+@pytest.mark.parametrize("fault", ["full", "readonly"])
+def test_a_failing_file_keeps_records_in_memory_logs_once_and_writes_them_later(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, fault: str
 ) -> None:
     history = _history(tmp_path / "h.sqlite3")
     try:
@@ -257,7 +265,10 @@ def test_a_full_file_keeps_records_in_memory_logs_once_and_writes_them_later(
         with sqlite3.connect(history.path) as conn:
             pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.close()
-        _cap_pages(history, pages)
+        if fault == "full":
+            _cap_pages(history, pages)
+        else:
+            _read_only(history, True)
         big = [ExecutionRequest(command=Shell(command="x" * 50_000)) for _ in range(20)]
         for request in big:
             history.record(ExecutionQueued(request, request.command.describe(), NOW))
@@ -265,9 +276,11 @@ def test_a_full_file_keeps_records_in_memory_logs_once_and_writes_them_later(
         assert history.flush(timeout=10) is False
         metrics = history.metrics()
         assert not metrics.healthy and metrics.write_failures >= 2 and metrics.backlog == 20
-        assert metrics.last_error is not None and "full" in metrics.last_error
+        assert metrics.last_error is not None
+        assert ("full" if fault == "full" else "readonly") in metrics.last_error
         assert [r.message for r in caplog.records].count(caplog.records[0].message) == 1
         _cap_pages(history, None)
+        _read_only(history, False)
         assert history.flush(timeout=10)
         assert history.metrics().healthy and history.count() == 21
         assert sum("writing again" in r.message for r in caplog.records) == 1
