@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from uuid import UUID
 
 import pykka
@@ -23,6 +23,7 @@ from messages import (
     EngineStopped,
     ExecutionConfig,
     ExecutionError,
+    ExecutionNotFound,
     ExecutionRequest,
     ExecutionResult,
     ExecutionStatus,
@@ -36,6 +37,7 @@ from messages import (
 
 from ._atexit import register_engine
 from ._dispatch import EventDispatcher, EventHandler
+from ._history import ExecutionHistory, start_history
 from ._janitor import JanitorActor
 from ._lifecycle import LifecycleHook
 from ._logfile import prepare_log_dir
@@ -59,6 +61,7 @@ _log = logging.getLogger("actors.engine")
 # means the supervisor is gone or wedged, and the caller deserves an error.
 _ASK_TIMEOUT_S = 30.0
 _engine_numbers = itertools.count(1)
+_T = TypeVar("_T")
 
 
 class ExecutionEngine:
@@ -86,6 +89,10 @@ class ExecutionEngine:
         if self.config.log_dir is not None:
             prepare_log_dir(self.config.log_dir)
         self._prefix = f"execution-engine-{next(_engine_numbers)}"
+        self._lifecycle = LifecycleHook(f"{self._prefix}-lifecycle")
+        # First, before any thread starts: a history file that is refused
+        # (another engine's, not a history) raises here and starts nothing.
+        self._history = self._start_history()
         self._lock = threading.Lock()
         self._stopped = False
         # Futures live in the supervisor's records; an evicted record drops its
@@ -100,10 +107,12 @@ class ExecutionEngine:
             line_budget=self.config.max_output_size_bytes,
         )
         self._threads = ThreadPool(f"{self._prefix}-worker")
-        self._lifecycle = LifecycleHook(f"{self._prefix}-lifecycle")
         self._launcher: Launcher = launcher if launcher is not None else LocalLauncher()
         self._supervisor = SupervisorActor.start(
-            config=self.config,
+            # The history owns the files of evicted executions: it deletes them when it prunes.
+            config=self.config
+            if self._history is None
+            else self.config.model_copy(update={"delete_logs_on_evict": False}),
             emit=self._dispatcher.emit,
             launcher=self._launcher,
             clock=clock,
@@ -117,8 +126,20 @@ class ExecutionEngine:
                 supervisor=self._supervisor,
                 interval=self.config.cleanup_interval_secs,
                 thread_prefix=self._prefix,
+                history=self._history,
             )
         register_engine(self)
+
+    def _start_history(self) -> ExecutionHistory | None:
+        if self.config.history_path is None:
+            return None
+        history = start_history(
+            self.config,
+            thread_name=f"{self._prefix}-history",
+            before_flush=self._lifecycle.wait_idle,
+        )
+        self._lifecycle.subscribe(history.record)
+        return history
 
     @property
     def supervisor(self) -> pykka.ActorRef[SupervisorActor]:
@@ -129,6 +150,11 @@ class ExecutionEngine:
     def lifecycle(self) -> LifecycleHook:
         """Internal subscribers (the history) learn every submission, start, end and eviction."""
         return self._lifecycle
+
+    @property
+    def history(self) -> ExecutionHistory | None:
+        """The history file this engine records to, or None (``history_path`` unset)."""
+        return self._history
 
     @property
     def janitor(self) -> pykka.ActorRef[JanitorActor] | None:
@@ -153,22 +179,35 @@ class ExecutionEngine:
         return execution_id
 
     def get_status(self, execution_id: UUID) -> ExecutionStatus:
-        """The execution's status; ``ExecutionNotFound`` for an unknown or evicted id."""
-        status: ExecutionStatus = self._ask(GetStatus(execution_id=execution_id))
+        """The execution's status.
+
+        With a history file, an id evicted from memory or recorded by an earlier
+        process is answered from the file.
+
+        Raises:
+            ExecutionNotFound: the id is unknown (or evicted, without a history).
+        """
+        try:
+            status: ExecutionStatus = self._ask(GetStatus(execution_id=execution_id))
+        except ExecutionNotFound:
+            return self._from_history(execution_id, ExecutionHistory.status)
         return status
 
     def get_result(self, execution_id: UUID, timeout: float | None = None) -> ExecutionResult:
         """Block until the execution has ended and return its result.
 
+        With a history file, an id evicted from memory or recorded by an earlier
+        process is answered from the file.
+
         Raises:
             ResultTimeout: ``timeout`` seconds passed first; the execution goes on.
-            ExecutionNotFound: the id is unknown or evicted.
+            ExecutionNotFound: the id is unknown (or evicted, without a history).
         """
         if self._stopped:
             raise EngineStopped()
         answer: ResultOrFuture | None = self._waiters.get(execution_id)
         if answer is None:
-            answer = self._ask(AwaitResult(execution_id))
+            answer = self._await_result(execution_id)
         if isinstance(answer, ExecutionResult):
             return answer
         try:
@@ -190,7 +229,7 @@ class ExecutionEngine:
             raise EngineStopped()
         answer: ResultOrFuture | None = self._waiters.get(execution_id)
         if answer is None:
-            answer = self._ask(AwaitResult(execution_id))
+            answer = self._await_result(execution_id)
         mine: concurrent.futures.Future[ExecutionResult] = concurrent.futures.Future()
         if isinstance(answer, ExecutionResult):
             mine.set_result(answer)
@@ -226,8 +265,16 @@ class ExecutionEngine:
         return metrics
 
     def cleanup_old_executions(self) -> int:
-        """Evict old terminal executions now; returns how many were evicted."""
+        """Evict old terminal executions now; returns how many were evicted.
+
+        With a history file, also prunes the file by its retention (and waits for that).
+        """
         evicted: int = self._ask(RunCleanup())
+        if self._history is not None:
+            try:
+                self._history.prune()
+            except (ExecutionError, TimeoutError) as exc:  # a full disk must not fail a cleanup
+                _log.warning("cleanup: the history prune failed: %s", exc)
         return evicted
 
     def kill_all(self) -> None:
@@ -267,6 +314,8 @@ class ExecutionEngine:
         self._stop_actor(self._supervisor, left())
         if not self._lifecycle.stop(left()):
             _log.error("shutdown: a lifecycle subscriber is still busy; its thread is abandoned")
+        if self._history is not None and not self._history.close(left()):
+            _log.error("shutdown: the history writer did not end in time")
         if not self._threads.close(left()):
             _log.error("shutdown: a worker thread did not end in time")
         self._close_launcher()
@@ -309,6 +358,25 @@ class ExecutionEngine:
                 close()
             except Exception:
                 _log.exception("shutdown: closing the launcher failed")
+
+    def _await_result(self, execution_id: UUID) -> ResultOrFuture:
+        try:
+            answer: ResultOrFuture = self._ask(AwaitResult(execution_id))
+        except ExecutionNotFound:
+            return self._from_history(execution_id, ExecutionHistory.get)
+        return answer
+
+    def _from_history(self, execution_id: UUID, read: Callable[[ExecutionHistory, UUID], _T]) -> _T:
+        history = self._history
+        if history is None:
+            raise ExecutionNotFound(execution_id)
+        try:
+            return read(history, execution_id)
+        except ExecutionNotFound:
+            # Evicted from memory before its end reached the file: flush and look again.
+            if history.metrics().backlog == 0 or not history.flush(timeout=2.0):
+                raise
+        return read(history, execution_id)
 
     def _ask_raw(self, message: Any, timeout: float) -> Any:
         return self._supervisor.ask(message, timeout=timeout)

@@ -16,8 +16,8 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from actors import ExecutionEngine
 from actors.cli._args import EXIT_USAGE
+from actors.cli._history import engine_for_cli
 from actors.cli._interrupts import Interrupts
 from messages import ExecutionConfig, ExecutionEvent
 
@@ -69,7 +69,7 @@ def serve_stdio(config: ExecutionConfig) -> int:
             interrupts.wake()
 
         try:
-            engine = ExecutionEngine(config, event_handler=_Events(writer))
+            engine = engine_for_cli(config, _log.warning, event_handler=_Events(writer))
         except OSError as exc:
             _log.error("cannot create log dir %s: %s", config.log_dir, exc.strerror)
             return EXIT_USAGE
