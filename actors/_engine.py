@@ -8,7 +8,6 @@ import itertools
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -31,7 +30,6 @@ from messages import (
     GetMetrics,
     GetStatus,
     ListExecutions,
-    ResultTimeout,
     RunCleanup,
 )
 
@@ -41,13 +39,12 @@ from ._history import ExecutionHistory, start_history
 from ._janitor import JanitorActor
 from ._lifecycle import LifecycleHook
 from ._logfile import prepare_log_dir
+from ._results import ResultWaiters
+from ._shutdown import EngineParts, shut_down
 from ._supervisor import SupervisorActor
 from ._supervisor_messages import (
-    AwaitResult,
     GetLogPath,
     KillAll,
-    ResultOrFuture,
-    Shutdown,
     SubmitWatched,
 )
 from ._threads import ThreadPool
@@ -95,11 +92,7 @@ class ExecutionEngine:
         self._history = self._start_history()
         self._lock = threading.Lock()
         self._stopped = False
-        # Futures live in the supervisor's records; an evicted record drops its
-        # entry here too, so an evicted id goes back to ExecutionNotFound.
-        self._waiters: weakref.WeakValueDictionary[
-            UUID, concurrent.futures.Future[ExecutionResult]
-        ] = weakref.WeakValueDictionary()
+        self._results = ResultWaiters(self._ask, self._history)
         self._dispatcher = EventDispatcher(
             self,
             event_handler,
@@ -175,7 +168,7 @@ class ExecutionEngine:
         # execution submitted here needs no round trip to the supervisor.
         waiter: concurrent.futures.Future[ExecutionResult] = concurrent.futures.Future()
         execution_id: UUID = self._ask(SubmitWatched(request, waiter))
-        self._waiters[execution_id] = waiter
+        self._results.remember(execution_id, waiter)
         return execution_id
 
     def get_status(self, execution_id: UUID) -> ExecutionStatus:
@@ -190,7 +183,7 @@ class ExecutionEngine:
         try:
             status: ExecutionStatus = self._ask(GetStatus(execution_id=execution_id))
         except ExecutionNotFound:
-            return self._from_history(execution_id, ExecutionHistory.status)
+            return self._results.from_history(execution_id, ExecutionHistory.status)
         return status
 
     def get_result(self, execution_id: UUID, timeout: float | None = None) -> ExecutionResult:
@@ -205,16 +198,7 @@ class ExecutionEngine:
         """
         if self._stopped:
             raise EngineStopped()
-        answer: ResultOrFuture | None = self._waiters.get(execution_id)
-        if answer is None:
-            answer = self._await_result(execution_id)
-        if isinstance(answer, ExecutionResult):
-            return answer
-        try:
-            result = answer.result(timeout)
-        except concurrent.futures.TimeoutError:
-            raise ResultTimeout(execution_id, timeout if timeout is not None else 0.0) from None
-        return result
+        return self._results.get(execution_id, timeout)
 
     def result_future(self, execution_id: UUID) -> concurrent.futures.Future[ExecutionResult]:
         """A future of the execution's result, done when it is terminal; holds no thread.
@@ -227,17 +211,7 @@ class ExecutionEngine:
         """
         if self._stopped:
             raise EngineStopped()
-        answer: ResultOrFuture | None = self._waiters.get(execution_id)
-        if answer is None:
-            answer = self._await_result(execution_id)
-        mine: concurrent.futures.Future[ExecutionResult] = concurrent.futures.Future()
-        if isinstance(answer, ExecutionResult):
-            mine.set_result(answer)
-            return mine
-        # A future of the waiter's own, chained to the engine's: one waiter's
-        # cancel() would otherwise break the shared one for every waiter.
-        answer.add_done_callback(lambda done: _chain(done, mine))
-        return mine
+        return self._results.future(execution_id)
 
     def cancel(self, execution_id: UUID) -> bool:
         """Cancel a pending or running execution; False if it had already ended."""
@@ -299,32 +273,19 @@ class ExecutionEngine:
             if self._stopped:
                 return
             self._stopped = True
-        deadline = time.monotonic() + timeout
-
-        def left() -> float:
-            return max(0.0, deadline - time.monotonic())
-
-        try:
-            drained = self._ask_raw(Shutdown(), left())
-            drained.result(left())
-        except (pykka.ActorDeadError, pykka.Timeout, concurrent.futures.TimeoutError):
-            _log.error("shutdown: executions did not end within %.1fs", timeout)
-        if self._janitor is not None:
-            self._stop_actor(self._janitor, left())
-        self._stop_actor(self._supervisor, left())
-        if not self._lifecycle.stop(left()):
-            _log.error("shutdown: a lifecycle subscriber is still busy; its thread is abandoned")
-        if self._history is not None and not self._history.close(left()):
-            _log.error("shutdown: the history writer did not end in time")
-        if not self._threads.close(left()):
-            _log.error("shutdown: a worker thread did not end in time")
-        self._close_launcher()
-        if not self._dispatcher.stop(left()):
-            _log.error("shutdown: an observer is still busy; the event thread is abandoned")
-        current = threading.current_thread()
-        for thread in threading.enumerate():
-            if thread is not current and thread.name.startswith(self._prefix + "-"):
-                thread.join(left())
+        shut_down(
+            EngineParts(
+                prefix=self._prefix,
+                supervisor=self._supervisor,
+                janitor=self._janitor,
+                lifecycle=self._lifecycle,
+                history=self._history,
+                threads=self._threads,
+                launcher=self._launcher,
+                dispatcher=self._dispatcher,
+            ),
+            timeout,
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -348,53 +309,3 @@ class ExecutionEngine:
             raise ExecutionError(
                 f"the supervisor did not answer {type(message).__name__} within {_ASK_TIMEOUT_S}s"
             ) from exc
-
-    def _close_launcher(self) -> None:
-        # The engine owns its launcher: a remote one holds a connection or a
-        # helper process that must not outlive shutdown().
-        close = getattr(self._launcher, "close", None)
-        if close is not None:
-            try:
-                close()
-            except Exception:
-                _log.exception("shutdown: closing the launcher failed")
-
-    def _await_result(self, execution_id: UUID) -> ResultOrFuture:
-        try:
-            answer: ResultOrFuture = self._ask(AwaitResult(execution_id))
-        except ExecutionNotFound:
-            return self._from_history(execution_id, ExecutionHistory.get)
-        return answer
-
-    def _from_history(self, execution_id: UUID, read: Callable[[ExecutionHistory, UUID], _T]) -> _T:
-        history = self._history
-        if history is None:
-            raise ExecutionNotFound(execution_id)
-        try:
-            return read(history, execution_id)
-        except ExecutionNotFound:
-            # Evicted from memory before its end reached the file: flush and look again.
-            if history.metrics().backlog == 0 or not history.flush(timeout=2.0):
-                raise
-        return read(history, execution_id)
-
-    def _ask_raw(self, message: Any, timeout: float) -> Any:
-        return self._supervisor.ask(message, timeout=timeout)
-
-    @staticmethod
-    def _stop_actor(ref: pykka.ActorRef[Any], timeout: float) -> None:
-        try:
-            ref.stop(block=True, timeout=timeout)
-        except pykka.Timeout:
-            _log.error("shutdown: %s did not stop in time", ref)
-        except pykka.ActorDeadError:
-            pass
-
-
-def _chain(
-    source: concurrent.futures.Future[ExecutionResult],
-    target: concurrent.futures.Future[ExecutionResult],
-) -> None:
-    # Runs on the thread that completed ``source`` (the supervisor's): cheap, never raises.
-    if target.set_running_or_notify_cancel():
-        target.set_result(source.result())
