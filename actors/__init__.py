@@ -10,6 +10,7 @@ from . import signals
 from ._dispatch import EventHandler
 from ._engine import ExecutionEngine
 from ._execution import WorkerActor
+from ._history import ExecutionHistory
 from ._janitor import JanitorActor
 from ._supervisor import SupervisorActor
 from .backends import Child, ChildSink, Launcher, LaunchSpec, LocalLauncher, StreamName
@@ -19,6 +20,7 @@ __all__ = [
     "ChildSink",
     "EventHandler",
     "ExecutionEngine",
+    "ExecutionHistory",
     "JanitorActor",
     "LaunchSpec",
     "Launcher",

@@ -8,11 +8,10 @@ import itertools
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from uuid import UUID
 
 import pykka
@@ -23,6 +22,7 @@ from messages import (
     EngineStopped,
     ExecutionConfig,
     ExecutionError,
+    ExecutionNotFound,
     ExecutionRequest,
     ExecutionResult,
     ExecutionStatus,
@@ -30,22 +30,21 @@ from messages import (
     GetMetrics,
     GetStatus,
     ListExecutions,
-    ResultTimeout,
     RunCleanup,
 )
 
 from ._atexit import register_engine
 from ._dispatch import EventDispatcher, EventHandler
+from ._history import ExecutionHistory, start_history
 from ._janitor import JanitorActor
 from ._lifecycle import LifecycleHook
 from ._logfile import prepare_log_dir
+from ._results import ResultWaiters
+from ._shutdown import EngineParts, shut_down
 from ._supervisor import SupervisorActor
 from ._supervisor_messages import (
-    AwaitResult,
     GetLogPath,
     KillAll,
-    ResultOrFuture,
-    Shutdown,
     SubmitWatched,
 )
 from ._threads import ThreadPool
@@ -59,6 +58,7 @@ _log = logging.getLogger("actors.engine")
 # means the supervisor is gone or wedged, and the caller deserves an error.
 _ASK_TIMEOUT_S = 30.0
 _engine_numbers = itertools.count(1)
+_T = TypeVar("_T")
 
 
 class ExecutionEngine:
@@ -86,13 +86,13 @@ class ExecutionEngine:
         if self.config.log_dir is not None:
             prepare_log_dir(self.config.log_dir)
         self._prefix = f"execution-engine-{next(_engine_numbers)}"
+        self._lifecycle = LifecycleHook(f"{self._prefix}-lifecycle")
+        # First, before any thread starts: a history file that is refused
+        # (another engine's, not a history) raises here and starts nothing.
+        self._history = self._start_history()
         self._lock = threading.Lock()
         self._stopped = False
-        # Futures live in the supervisor's records; an evicted record drops its
-        # entry here too, so an evicted id goes back to ExecutionNotFound.
-        self._waiters: weakref.WeakValueDictionary[
-            UUID, concurrent.futures.Future[ExecutionResult]
-        ] = weakref.WeakValueDictionary()
+        self._results = ResultWaiters(self._ask, self._history)
         self._dispatcher = EventDispatcher(
             self,
             event_handler,
@@ -100,10 +100,12 @@ class ExecutionEngine:
             line_budget=self.config.max_output_size_bytes,
         )
         self._threads = ThreadPool(f"{self._prefix}-worker")
-        self._lifecycle = LifecycleHook(f"{self._prefix}-lifecycle")
         self._launcher: Launcher = launcher if launcher is not None else LocalLauncher()
         self._supervisor = SupervisorActor.start(
-            config=self.config,
+            # The history owns the files of evicted executions: it deletes them when it prunes.
+            config=self.config
+            if self._history is None
+            else self.config.model_copy(update={"delete_logs_on_evict": False}),
             emit=self._dispatcher.emit,
             launcher=self._launcher,
             clock=clock,
@@ -117,8 +119,20 @@ class ExecutionEngine:
                 supervisor=self._supervisor,
                 interval=self.config.cleanup_interval_secs,
                 thread_prefix=self._prefix,
+                history=self._history,
             )
         register_engine(self)
+
+    def _start_history(self) -> ExecutionHistory | None:
+        if self.config.history_path is None:
+            return None
+        history = start_history(
+            self.config,
+            thread_name=f"{self._prefix}-history",
+            before_flush=self._lifecycle.wait_idle,
+        )
+        self._lifecycle.subscribe(history.record)
+        return history
 
     @property
     def supervisor(self) -> pykka.ActorRef[SupervisorActor]:
@@ -129,6 +143,11 @@ class ExecutionEngine:
     def lifecycle(self) -> LifecycleHook:
         """Internal subscribers (the history) learn every submission, start, end and eviction."""
         return self._lifecycle
+
+    @property
+    def history(self) -> ExecutionHistory | None:
+        """The history file this engine records to, or None (``history_path`` unset)."""
+        return self._history
 
     @property
     def janitor(self) -> pykka.ActorRef[JanitorActor] | None:
@@ -149,33 +168,37 @@ class ExecutionEngine:
         # execution submitted here needs no round trip to the supervisor.
         waiter: concurrent.futures.Future[ExecutionResult] = concurrent.futures.Future()
         execution_id: UUID = self._ask(SubmitWatched(request, waiter))
-        self._waiters[execution_id] = waiter
+        self._results.remember(execution_id, waiter)
         return execution_id
 
     def get_status(self, execution_id: UUID) -> ExecutionStatus:
-        """The execution's status; ``ExecutionNotFound`` for an unknown or evicted id."""
-        status: ExecutionStatus = self._ask(GetStatus(execution_id=execution_id))
+        """The execution's status.
+
+        With a history file, an id evicted from memory or recorded by an earlier
+        process is answered from the file.
+
+        Raises:
+            ExecutionNotFound: the id is unknown (or evicted, without a history).
+        """
+        try:
+            status: ExecutionStatus = self._ask(GetStatus(execution_id=execution_id))
+        except ExecutionNotFound:
+            return self._results.from_history(execution_id, ExecutionHistory.status)
         return status
 
     def get_result(self, execution_id: UUID, timeout: float | None = None) -> ExecutionResult:
         """Block until the execution has ended and return its result.
 
+        With a history file, an id evicted from memory or recorded by an earlier
+        process is answered from the file.
+
         Raises:
             ResultTimeout: ``timeout`` seconds passed first; the execution goes on.
-            ExecutionNotFound: the id is unknown or evicted.
+            ExecutionNotFound: the id is unknown (or evicted, without a history).
         """
         if self._stopped:
             raise EngineStopped()
-        answer: ResultOrFuture | None = self._waiters.get(execution_id)
-        if answer is None:
-            answer = self._ask(AwaitResult(execution_id))
-        if isinstance(answer, ExecutionResult):
-            return answer
-        try:
-            result = answer.result(timeout)
-        except concurrent.futures.TimeoutError:
-            raise ResultTimeout(execution_id, timeout if timeout is not None else 0.0) from None
-        return result
+        return self._results.get(execution_id, timeout)
 
     def result_future(self, execution_id: UUID) -> concurrent.futures.Future[ExecutionResult]:
         """A future of the execution's result, done when it is terminal; holds no thread.
@@ -188,17 +211,7 @@ class ExecutionEngine:
         """
         if self._stopped:
             raise EngineStopped()
-        answer: ResultOrFuture | None = self._waiters.get(execution_id)
-        if answer is None:
-            answer = self._ask(AwaitResult(execution_id))
-        mine: concurrent.futures.Future[ExecutionResult] = concurrent.futures.Future()
-        if isinstance(answer, ExecutionResult):
-            mine.set_result(answer)
-            return mine
-        # A future of the waiter's own, chained to the engine's: one waiter's
-        # cancel() would otherwise break the shared one for every waiter.
-        answer.add_done_callback(lambda done: _chain(done, mine))
-        return mine
+        return self._results.future(execution_id)
 
     def cancel(self, execution_id: UUID) -> bool:
         """Cancel a pending or running execution; False if it had already ended."""
@@ -226,8 +239,16 @@ class ExecutionEngine:
         return metrics
 
     def cleanup_old_executions(self) -> int:
-        """Evict old terminal executions now; returns how many were evicted."""
+        """Evict old terminal executions now; returns how many were evicted.
+
+        With a history file, also prunes the file by its retention (and waits for that).
+        """
         evicted: int = self._ask(RunCleanup())
+        if self._history is not None:
+            try:
+                self._history.prune()
+            except (ExecutionError, TimeoutError) as exc:  # a full disk must not fail a cleanup
+                _log.warning("cleanup: the history prune failed: %s", exc)
         return evicted
 
     def kill_all(self) -> None:
@@ -252,30 +273,19 @@ class ExecutionEngine:
             if self._stopped:
                 return
             self._stopped = True
-        deadline = time.monotonic() + timeout
-
-        def left() -> float:
-            return max(0.0, deadline - time.monotonic())
-
-        try:
-            drained = self._ask_raw(Shutdown(), left())
-            drained.result(left())
-        except (pykka.ActorDeadError, pykka.Timeout, concurrent.futures.TimeoutError):
-            _log.error("shutdown: executions did not end within %.1fs", timeout)
-        if self._janitor is not None:
-            self._stop_actor(self._janitor, left())
-        self._stop_actor(self._supervisor, left())
-        if not self._lifecycle.stop(left()):
-            _log.error("shutdown: a lifecycle subscriber is still busy; its thread is abandoned")
-        if not self._threads.close(left()):
-            _log.error("shutdown: a worker thread did not end in time")
-        self._close_launcher()
-        if not self._dispatcher.stop(left()):
-            _log.error("shutdown: an observer is still busy; the event thread is abandoned")
-        current = threading.current_thread()
-        for thread in threading.enumerate():
-            if thread is not current and thread.name.startswith(self._prefix + "-"):
-                thread.join(left())
+        shut_down(
+            EngineParts(
+                prefix=self._prefix,
+                supervisor=self._supervisor,
+                janitor=self._janitor,
+                lifecycle=self._lifecycle,
+                history=self._history,
+                threads=self._threads,
+                launcher=self._launcher,
+                dispatcher=self._dispatcher,
+            ),
+            timeout,
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -299,34 +309,3 @@ class ExecutionEngine:
             raise ExecutionError(
                 f"the supervisor did not answer {type(message).__name__} within {_ASK_TIMEOUT_S}s"
             ) from exc
-
-    def _close_launcher(self) -> None:
-        # The engine owns its launcher: a remote one holds a connection or a
-        # helper process that must not outlive shutdown().
-        close = getattr(self._launcher, "close", None)
-        if close is not None:
-            try:
-                close()
-            except Exception:
-                _log.exception("shutdown: closing the launcher failed")
-
-    def _ask_raw(self, message: Any, timeout: float) -> Any:
-        return self._supervisor.ask(message, timeout=timeout)
-
-    @staticmethod
-    def _stop_actor(ref: pykka.ActorRef[Any], timeout: float) -> None:
-        try:
-            ref.stop(block=True, timeout=timeout)
-        except pykka.Timeout:
-            _log.error("shutdown: %s did not stop in time", ref)
-        except pykka.ActorDeadError:
-            pass
-
-
-def _chain(
-    source: concurrent.futures.Future[ExecutionResult],
-    target: concurrent.futures.Future[ExecutionResult],
-) -> None:
-    # Runs on the thread that completed ``source`` (the supervisor's): cheap, never raises.
-    if target.set_running_or_notify_cancel():
-        target.set_result(source.result())

@@ -11,6 +11,7 @@ import pykka
 from messages import RunCleanup
 
 from ._base import EngineActor
+from ._history import ExecutionHistory
 from ._supervisor_messages import Tick
 
 __all__ = ["JanitorActor"]
@@ -23,15 +24,23 @@ _ASK_TIMEOUT_S = 30.0
 class JanitorActor(EngineActor):
     """Every ``interval`` seconds, has the supervisor evict old terminal executions.
 
+    With a ``history``, it then prunes the history file by its retention.
+
     pykka has no timers, so one daemon ticker thread tells the janitor a
     ``Tick``; stopping the janitor sets an event that ends the ticker at once.
     """
 
     def __init__(
-        self, *, supervisor: pykka.ActorRef[Any], interval: float, thread_prefix: str
+        self,
+        *,
+        supervisor: pykka.ActorRef[Any],
+        interval: float,
+        thread_prefix: str,
+        history: ExecutionHistory | None = None,
     ) -> None:
         super().__init__()
         self._supervisor = supervisor
+        self._history = history
         self._interval = interval
         self._prefix = thread_prefix
         self._stop_ticker = threading.Event()
@@ -67,6 +76,11 @@ class JanitorActor(EngineActor):
         except Exception:
             _log.exception("scheduled cleanup failed")
             return 0
+        if self._history is not None:
+            try:
+                self._history.prune(timeout=_ASK_TIMEOUT_S)
+            except Exception as exc:  # a full disk must not stop the schedule
+                _log.warning("scheduled history prune failed: %s", exc)
         return evicted
 
     def _tick_loop(self) -> None:

@@ -18,6 +18,7 @@ from ._events import (
     Stderr,
     Stdout,
 )
+from ._history import HistoryMetrics
 from ._protocol import (
     Cancel,
     GetMetrics,
@@ -82,6 +83,7 @@ __all__ = [
     "GetMetrics",
     "GetResult",
     "GetStatus",
+    "HistoryMetrics",
     "InvalidRequest",
     "ListExecutions",
     "ListQuery",

@@ -73,6 +73,12 @@ class ExecutionConfig(FrozenModel):
     """False gives a child only PATH, HOME, LANG and the request's env."""
     redact: tuple[NonEmptyText, ...] = Field((), repr=False)
     """Secrets replaced by ``***`` in output, logs, spill files, events and descriptions."""
+    history_path: TextPath | None = None
+    """SQLite file recording every execution across restarts (created 0600); ``None`` = none."""
+    history_retention_secs: float = Field(2_592_000.0, gt=0)
+    """Terminal executions older than this are pruned from the history file (30 days)."""
+    history_max_executions: int = Field(100_000, ge=1)
+    """Beyond this many executions in the history file the oldest terminal ones are pruned."""
 
     @model_validator(mode="after")
     def _default_timeout_within_max(self) -> Self:
@@ -102,7 +108,10 @@ class ExecutionConfig(FrozenModel):
 
     @classmethod
     def testing(cls, **overrides: Any) -> ExecutionConfig:
-        """Test suites: short timeouts and intervals, small limits, logs under the temp dir."""
+        """Test suites: short timeouts and intervals, small limits, logs under the temp dir.
+
+        History stays off (``history_path=None``) unless an override sets it.
+        """
         settings: dict[str, Any] = {
             "max_concurrent_executions": 4,
             "max_queued_executions": 1_000,

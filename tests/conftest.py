@@ -49,6 +49,14 @@ def request(command: Any, **fields: Any) -> ExecutionRequest:
 EngineFactory = Callable[..., ExecutionEngine]
 
 
+@pytest.fixture(autouse=True)
+def _private_state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep every test's default state (the CLI's history file, logs) out of the real home."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+        yield
+
+
 @pytest.fixture
 def log_dir(tmp_path: Path) -> Path:
     """A fresh log folder for the test's engines."""

@@ -51,11 +51,12 @@ def test_the_mounted_engine_serves_its_api_page_and_events_under_engine(
             assert browser.get("/engine/static/app.js").status_code == 200
 
 
-def test_actors_web_exports_create_app_only() -> None:
+def test_actors_web_exports_the_app_factory_and_the_server() -> None:
     import actors.web
 
-    assert actors.web.__all__ == ["create_app"]
-    assert actors.web.create_app.__doc__
+    assert actors.web.__all__ == ["HubServer", "create_app", "serve_http"]
+    for name in actors.web.__all__:
+        assert getattr(actors.web, name).__doc__
 
 
 def test_import_actors_works_without_the_web_extra() -> None:

@@ -15,6 +15,8 @@ from pydantic import ValidationError
 from actors.backends import Launcher
 from messages import ExecutionConfig
 
+from ._history import add_history_commands, add_history_options, history_path
+
 __all__ = [
     "EXIT_USAGE",
     "PROG",
@@ -89,7 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(
-        dest="verb", required=True, metavar="{run,aws,serve,schema}", parser_class=_Parser
+        dest="verb",
+        required=True,
+        metavar="{run,aws,serve,schema,history,show}",
+        parser_class=_Parser,
     )
     shared = _Parser(add_help=False, allow_abbrev=False)
     shared.add_argument(
@@ -121,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         "$XDG_STATE_HOME/cloudops-execution-engine/logs)",
     )
     logs.add_argument("--no-log", action="store_true", help="write no log files")
+    add_history_options(shared)
     json_output = _Parser(add_help=False, allow_abbrev=False)
     json_output.add_argument(
         "--json",
@@ -205,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write the OpenRPC document of 'serve --stdio' (what rpc.discover "
         "answers) to stdout.",
     )
+    add_history_commands(commands)
     return parser
 
 
@@ -253,6 +260,7 @@ def engine_config(
         fields["log_dir"] = None
     elif args.log_dir is not None:
         fields["log_dir"] = args.log_dir
+    fields["history_path"] = history_path(args)
     try:
         return ExecutionConfig.model_validate(fields)
     except ValidationError as exc:

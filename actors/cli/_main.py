@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from actors.backends import Launcher
-from messages import ErrorInfo, ExecutionConfig
+from messages import ErrorInfo, ExecutionConfig, ExecutionError
 
 from ._args import (
     EXIT_USAGE,
@@ -19,6 +19,7 @@ from ._args import (
     engine_launcher,
     late_commands,
 )
+from ._history import run_history, run_show
 from ._runner import run_aws, run_batch
 from ._views import Sink
 
@@ -51,7 +52,10 @@ def _serve_http(
         host, port = parse_bind(bind)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    serve_http(config, host, port, token, launcher=launcher)
+    try:
+        serve_http(config, host, port, token, launcher=launcher)
+    except ExecutionError as exc:  # the history file is another engine's, or not a history
+        raise UsageError(str(exc)) from None
     return 0
 
 
@@ -63,6 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args, extra = parser.parse_known_args(argv)
         json_mode = bool(getattr(args, "json", False))
+        if args.verb in ("history", "show"):
+            if extra:
+                raise UsageError(f"unrecognized arguments: {' '.join(extra)}")
+            verb = run_history if args.verb == "history" else run_show
+            return verb(args, sys.stdout, sys.stderr)
         if args.verb == "aws":
             return run_aws(args, extra, out, err)
         if args.verb in ("serve", "schema"):

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import signal
+from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from actors import ExecutionEngine
 from messages import (
     AwsCli,
     Command,
@@ -34,10 +34,15 @@ from ._args import (
     read_commands,
 )
 from ._batch import Batch
+from ._history import engine_for_cli
 from ._interrupts import Interrupts
 from ._views import JsonView, PlainView, Sink, TaggedView, View
 
 __all__ = ["run_aws", "run_batch"]
+
+
+def _warn(err: Sink) -> Callable[[str], None]:
+    return lambda text: err.write(f"{PROG}: warning: {text}\n")
 
 
 def _requests(commands: list[Command], timeout_ms: int | None) -> list[ExecutionRequest]:
@@ -58,10 +63,13 @@ def _execute(
     with Interrupts() as interrupts:
         batch.wake = interrupts.wake
         try:
-            engine = ExecutionEngine(config, event_handler=batch, launcher=launcher)
+            engine = engine_for_cli(config, _warn(err), event_handler=batch, launcher=launcher)
         except OSError as exc:
             close_launcher(launcher)
             raise UsageError(f"cannot create log dir {config.log_dir}: {exc.strerror}") from None
+        except BaseException:
+            close_launcher(launcher)
+            raise
         interrupts.on_second = engine.kill_all
         try:
             for request in requests:

@@ -16,9 +16,9 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from actors import ExecutionEngine
 from actors.backends import Launcher
 from actors.cli._args import EXIT_USAGE, close_launcher
+from actors.cli._history import engine_for_cli
 from actors.cli._interrupts import Interrupts
 from messages import ExecutionConfig, ExecutionEvent
 
@@ -74,7 +74,9 @@ def serve_stdio(config: ExecutionConfig, *, launcher: Launcher | None = None) ->
             interrupts.wake()
 
         try:
-            engine = ExecutionEngine(config, event_handler=_Events(writer), launcher=launcher)
+            engine = engine_for_cli(
+                config, _log.warning, event_handler=_Events(writer), launcher=launcher
+            )
         except OSError as exc:
             close_launcher(launcher)
             _log.error("cannot create log dir %s: %s", config.log_dir, exc.strerror)
