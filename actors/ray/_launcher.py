@@ -151,13 +151,13 @@ class RayLauncher:
             self._children.add(child)
         return child
 
-    def signal_node(self, node: str, pid: int, starttime: str | None, signum: int) -> None:
+    def _signal_node(self, node: str, pid: int, starttime: str | None, signum: int) -> None:
         """Send ``signum`` to ``pid``'s group on ``node`` (a task pinned there, not awaited)."""
         strategy = NodeAffinitySchedulingStrategy(node, soft=False)
         task = self._signal.options(num_cpus=0, max_retries=0, scheduling_strategy=strategy)
         task.remote(pid, starttime, signum)
 
-    def forget(self, child: _RayChild) -> None:
+    def _forget(self, child: _RayChild) -> None:
         """Drop a closed child from the launcher's set."""
         with self._lock:
             self._children.discard(child)
@@ -275,7 +275,7 @@ class _RayChild:
     def signal_group(self, signum: int) -> None:
         if self._closing.is_set() or self._ended:
             return
-        self._launcher.signal_node(self._node, self._pid, self._starttime, signum)
+        self._launcher._signal_node(self._node, self._pid, self._starttime, signum)
 
     def abandon(self) -> None:
         self._abandoned = True
@@ -289,6 +289,6 @@ class _RayChild:
             # Released, the task kills the group and reaps on the node; the
             # reader ends when the task has. A finished child's task ends by itself.
             with contextlib.suppress(RayError):
-                self._launcher.signal_node(self._node, self._pid, self._starttime, 0)
+                self._launcher._signal_node(self._node, self._pid, self._starttime, 0)
         self._reader.join(_CLOSE_WAIT_S)
-        self._launcher.forget(self)
+        self._launcher._forget(self)
