@@ -43,6 +43,8 @@ class Outcome:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     log_path: Path | None = None
+    duration_ms: int | None = None
+    """Measured on a monotonic clock by the runner; else the wall-clock span is used."""
 
     @classmethod
     def failure(cls, reason: FailureReason, error: str, *, log_path: Path | None = None) -> Outcome:
@@ -70,7 +72,13 @@ def finish(
     """
     ended_at = outcome.ended_at or datetime.now(UTC)
     started_at = outcome.started_at
-    duration_ms = max(0, int((ended_at - started_at).total_seconds() * 1000)) if started_at else 0
+    if outcome.duration_ms is not None:
+        # A wall clock stepped by NTP while it ran would lengthen or shorten it.
+        duration_ms = outcome.duration_ms
+    elif started_at is not None:
+        duration_ms = max(0, int((ended_at - started_at).total_seconds() * 1000))
+    else:
+        duration_ms = 0
     status = outcome.status
     error = outcome.error
     if error is not None:

@@ -258,6 +258,7 @@ class Runner:
             started_at=self._started_at,
             ended_at=datetime.now(UTC),
             log_path=self._log.path if self._log is not None else None,
+            duration_ms=int((time.monotonic() - self._start) * 1000),
         )
 
 
