@@ -41,6 +41,7 @@ from ._lifecycle import LifecycleHook
 from ._logfile import prepare_log_dir
 from ._results import ResultWaiters
 from ._shutdown import EngineParts, shut_down
+from ._slot import ResultSlot
 from ._supervisor import SupervisorActor
 from ._supervisor_messages import (
     GetLogPath,
@@ -166,7 +167,7 @@ class ExecutionEngine:
         """
         # The facade keeps the future it will wait on, so get_result of an
         # execution submitted here needs no round trip to the supervisor.
-        waiter: concurrent.futures.Future[ExecutionResult] = concurrent.futures.Future()
+        waiter = ResultSlot()
         execution_id: UUID = self._ask(SubmitWatched(request, waiter))
         self._results.remember(execution_id, waiter)
         return execution_id

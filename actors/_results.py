@@ -11,6 +11,7 @@ from uuid import UUID
 from messages import ExecutionNotFound, ExecutionResult, ResultTimeout
 
 from ._history import ExecutionHistory
+from ._slot import ResultSlot
 from ._supervisor_messages import AwaitResult, ResultOrFuture
 
 __all__ = ["ResultWaiters"]
@@ -24,7 +25,7 @@ _HISTORY_FLUSH_S = 2.0
 class ResultWaiters:
     """How the facade waits for results, with no thread per waiter.
 
-    The future of an execution submitted through the facade is kept here
+    The result slot of an execution submitted through the facade is kept here
     (weakly: it lives in the supervisor's record, so an evicted record drops
     it and its id goes back to ``ExecutionNotFound``); others are asked for.
     """
@@ -32,15 +33,11 @@ class ResultWaiters:
     def __init__(self, ask: Callable[[Any], Any], history: ExecutionHistory | None) -> None:
         self._ask = ask
         self._history = history
-        self._futures: weakref.WeakValueDictionary[
-            UUID, concurrent.futures.Future[ExecutionResult]
-        ] = weakref.WeakValueDictionary()
+        self._slots: weakref.WeakValueDictionary[UUID, ResultSlot] = weakref.WeakValueDictionary()
 
-    def remember(
-        self, execution_id: UUID, future: concurrent.futures.Future[ExecutionResult]
-    ) -> None:
-        """Keep the future the supervisor completes for ``execution_id``."""
-        self._futures[execution_id] = future
+    def remember(self, execution_id: UUID, slot: ResultSlot) -> None:
+        """Keep the slot the supervisor sets for ``execution_id``."""
+        self._slots[execution_id] = slot
 
     def get(self, execution_id: UUID, timeout: float | None) -> ExecutionResult:
         """Block until the result is there (``ResultTimeout`` after ``timeout`` seconds)."""
@@ -49,7 +46,7 @@ class ResultWaiters:
             return answer
         try:
             return answer.result(timeout)
-        except concurrent.futures.TimeoutError:
+        except TimeoutError:
             raise ResultTimeout(execution_id, timeout if timeout is not None else 0.0) from None
 
     def future(self, execution_id: UUID) -> concurrent.futures.Future[ExecutionResult]:
@@ -61,7 +58,7 @@ class ResultWaiters:
             return mine
         # A future of the waiter's own: one waiter's cancel() on a shared one
         # would break it for every waiter (and the supervisor's set_result).
-        answer.add_done_callback(lambda done: _chain(done, mine))
+        answer.add_done_callback(lambda result: _chain(result, mine))
         return mine
 
     def from_history(self, execution_id: UUID, read: Callable[[ExecutionHistory, UUID], _T]) -> _T:
@@ -77,7 +74,7 @@ class ResultWaiters:
         return read(history, execution_id)
 
     def _answer(self, execution_id: UUID) -> ResultOrFuture:
-        answer: ResultOrFuture | None = self._futures.get(execution_id)
+        answer: ResultOrFuture | None = self._slots.get(execution_id)
         if answer is not None:
             return answer
         try:
@@ -87,10 +84,7 @@ class ResultWaiters:
         return asked
 
 
-def _chain(
-    source: concurrent.futures.Future[ExecutionResult],
-    target: concurrent.futures.Future[ExecutionResult],
-) -> None:
-    # Runs on the thread that completed ``source`` (the supervisor's): cheap, never raises.
+def _chain(result: ExecutionResult, target: concurrent.futures.Future[ExecutionResult]) -> None:
+    # Runs on the thread that set the slot (the supervisor's): cheap, never raises.
     if target.set_running_or_notify_cancel():
-        target.set_result(source.result())
+        target.set_result(result)

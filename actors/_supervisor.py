@@ -17,7 +17,6 @@ from messages import (
     ExecutionConfig,
     ExecutionNotFound,
     ExecutionRequest,
-    ExecutionResult,
     ExecutionStatus,
     FailureReason,
     GetMetrics,
@@ -42,6 +41,7 @@ from ._lifecycle import (
 from ._logfile import delete_files
 from ._outcome import Outcome, finish
 from ._runner import kill_message
+from ._slot import ResultSlot
 from ._stop import KillReason
 from ._streams import Redactor
 from ._supervisor_messages import (
@@ -165,7 +165,7 @@ class SupervisorActor(EngineActor):
     def _on_submit(
         self,
         request: ExecutionRequest,
-        waiter: concurrent.futures.Future[ExecutionResult] | None,
+        waiter: ResultSlot | None,
     ) -> UUID:
         config, table = self._config, self._table
         timeout_ms = admit(request, config, table, stopping=self._stopping)
@@ -281,7 +281,7 @@ class SupervisorActor(EngineActor):
         if record.result is not None:
             return record.result
         if record.waiter is None:
-            record.waiter = concurrent.futures.Future()
+            record.waiter = ResultSlot()
         return record.waiter
 
     def _on_run_cleanup(self) -> int:

@@ -7,7 +7,6 @@ dataclass in profiling. The public protocol messages are in ``messages``.
 
 from __future__ import annotations
 
-import concurrent.futures
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +16,7 @@ from uuid import UUID
 from messages import ExecutionRequest, ExecutionResult
 
 from ._outcome import Outcome
+from ._slot import ResultSlot
 from ._stop import KillReason
 
 __all__ = [
@@ -61,7 +61,7 @@ class SubmitWatched:
     """Facade → supervisor: ``Submit`` plus the future the facade waits on."""
 
     request: ExecutionRequest
-    waiter: concurrent.futures.Future[ExecutionResult]
+    waiter: ResultSlot
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +71,7 @@ class AwaitResult:
     execution_id: UUID
 
 
-ResultOrFuture = ExecutionResult | concurrent.futures.Future[ExecutionResult]
+ResultOrFuture = ExecutionResult | ResultSlot
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import concurrent.futures
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from messages import (
     ExecutionSummary,
 )
 
+from ._slot import ResultSlot
 from ._stop import KillReason
 
 __all__ = ["ExecutionTable", "Record"]
@@ -42,7 +42,7 @@ class Record:
     node: str | None = None
     result: ExecutionResult | None = None
     finished_clock: float = 0.0
-    waiter: concurrent.futures.Future[ExecutionResult] | None = field(default=None)
+    waiter: ResultSlot | None = field(default=None)
 
     def files(self) -> tuple[Path | None, ...]:
         """The files this execution wrote: its log and spill files (None where absent)."""

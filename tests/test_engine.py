@@ -63,7 +63,7 @@ def processes_with_args(*args: str) -> list[psutil.Process]:
 
 
 def wait_until_blocked_in_future_result(thread: threading.Thread, timeout: float = 10.0) -> None:
-    """Wait until ``thread`` waits inside ``concurrent.futures.Future.result``.
+    """Wait until ``thread`` waits inside a result future's or slot's ``result``.
 
     A ``get_result`` caller is past the facade's stopped check only once it
     waits on the result's future; no public event marks that moment.
@@ -75,12 +75,18 @@ def wait_until_blocked_in_future_result(thread: threading.Thread, timeout: float
         while frame is not None:
             code = frame.f_code
             if code.co_name == "result" and code.co_filename.endswith(
-                os.path.join("concurrent", "futures", "_base.py")
+                (
+                    os.path.join("concurrent", "futures", "_base.py"),
+                    os.path.join("actors", "_slot.py"),
+                )
             ):
                 return
             frame = frame.f_back
         tick.wait(0.005)
     raise TimeoutError(f"{thread.name} did not reach Future.result within {timeout}s")
+
+
+WAIT_FILES = (os.path.join("concurrent", "futures", "_base.py"), os.path.join("actors", "_slot.py"))
 
 
 def wait_for_result(
