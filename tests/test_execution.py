@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import json
 import os
-import select
 import signal
 import stat
 import sys
@@ -17,7 +16,6 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
-import psutil
 import pytest
 
 from actors import ExecutionEngine
@@ -33,6 +31,8 @@ from messages import (
     Started,
     Stdout,
 )
+from tests._processes import running_with
+from tests._processes import wait_gone as wait_for_exit
 from tests.conftest import EngineFactory, py, request
 
 # Generous bounds: the targets are about a second, the machine has 2 noisy cores.
@@ -52,43 +52,8 @@ def sleep_marker() -> str:
 
 
 def wait_gone(pids: Iterable[int], timeout: float = GONE_TIMEOUT_S) -> list[int]:
-    """Wait until every pid has exited (a zombie counts as exited); return those still running.
-
-    A pidfd becomes readable when its process exits, whoever its parent is, so
-    this waits on an event rather than polling.
-    """
-    fds: dict[int, int] = {}
-    for pid in pids:
-        try:
-            fds[os.pidfd_open(pid)] = pid
-        except ProcessLookupError:
-            continue
-    try:
-        poller = select.poll()
-        for fd in fds:
-            poller.register(fd, select.POLLIN)
-        pending = set(fds)
-        deadline = time.monotonic() + timeout
-        while pending and (left := deadline - time.monotonic()) > 0:
-            for fd, _event in poller.poll(left * 1000):
-                pending.discard(fd)
-                poller.unregister(fd)
-        return sorted(fds[fd] for fd in pending)
-    finally:
-        for fd in fds:
-            os.close(fd)
-
-
-def running_with(marker: str) -> list[psutil.Process]:
-    """Live processes whose command line contains ``marker``; zombies count as dead."""
-    found = []
-    for proc in psutil.process_iter(["cmdline", "status"]):
-        cmdline = " ".join(proc.info["cmdline"] or ())
-        if proc.pid == os.getpid() or proc.info["status"] == psutil.STATUS_ZOMBIE:
-            continue
-        if marker in cmdline:
-            found.append(proc)
-    return found
+    """Wait until every pid has exited (a zombie counts); return those still running."""
+    return wait_for_exit(pids, timeout)
 
 
 def pids_in(text: str) -> list[int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import stat
 import string
@@ -21,6 +20,7 @@ import psutil
 from actors import ExecutionEngine
 from actors.testing import EventRecorder
 from messages import Exec, ExecutionResult, ExecutionStatus, Failed, Stdout
+from tests._processes import running_with
 from tests.conftest import EngineFactory, py, request
 
 # Generous bounds: the machine has 2 noisy cores.
@@ -75,17 +75,6 @@ def streamed_stdout(recorder: EventRecorder, result: ExecutionResult) -> list[st
         if isinstance(event, Stdout)
         for line in event.lines
     ]
-
-
-def running_with(marker: str) -> list[psutil.Process]:
-    """Live (not zombie) processes whose command line contains ``marker``."""
-    found = []
-    for proc in psutil.process_iter(["cmdline", "status"]):
-        if proc.pid == os.getpid() or proc.info["status"] == psutil.STATUS_ZOMBIE:
-            continue
-        if marker in " ".join(proc.info["cmdline"] or ()):
-            found.append(proc)
-    return found
 
 
 @contextmanager

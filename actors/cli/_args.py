@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from actors.backends import Launcher
 from messages import ExecutionConfig
 
+from ._argtypes import positive_int
 from ._history import add_history_commands, add_history_options, history_path
 
 __all__ = [
@@ -43,16 +44,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """Raise ``UsageError``; ``main`` prints it as ``execution-engine: error: ...``."""
         raise UsageError(f"{message} (see '{self.prog} --help')")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
-    return value
 
 
 def _seconds(text: str) -> int:
@@ -219,7 +210,7 @@ def _add_jobs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-j",
         "--jobs",
-        type=_positive_int,
+        type=positive_int,
         default=os.cpu_count() or 4,
         metavar="N",
         help="commands running at once (default: the number of CPUs, %(default)s)",

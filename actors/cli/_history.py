@@ -16,6 +16,8 @@ from uuid import UUID
 from actors import ExecutionEngine, ExecutionHistory
 from messages import ExecutionConfig, ExecutionError, ExecutionStatus, ExecutionSummary
 
+from ._argtypes import positive_int
+
 __all__ = [
     "add_history_commands",
     "add_history_options",
@@ -90,7 +92,7 @@ def add_history_commands(
     _file_option(listing)
     listing.add_argument("--status", choices=_STATUSES, help="only executions of this status")
     listing.add_argument(
-        "--limit", type=_positive_int, default=20, metavar="N", help="at most N rows (default 20)"
+        "--limit", type=positive_int, default=20, metavar="N", help="at most N rows (default 20)"
     )
     listing.add_argument(
         "--json", action="store_true", help="one JSON array of ExecutionSummary objects"
@@ -186,16 +188,6 @@ def _line(row: ExecutionSummary) -> str:
 def _one_line(text: str, limit: int = 80) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
-    return value
 
 
 def _uuid(text: str) -> UUID:

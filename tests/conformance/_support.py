@@ -9,17 +9,13 @@ and every slot of the engine must have come back before shutdown.
 
 from __future__ import annotations
 
-import os
-import select
 import sys
 import textwrap
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 from actors import ExecutionEngine
@@ -34,6 +30,8 @@ from messages import (
     Stderr,
     Stdout,
 )
+from tests._processes import running_with
+from tests._processes import wait_gone as wait_for_exit
 
 __all__ = [
     "GONE_TIMEOUT_S",
@@ -185,41 +183,8 @@ def pids_in(text: str) -> list[int]:
 
 
 def wait_gone(pids: Iterable[int], timeout: float = GONE_TIMEOUT_S) -> list[int]:
-    """Wait until every pid has exited (a zombie counts); return those still running.
-
-    A pidfd becomes readable when its process exits, whoever its parent is.
-    """
-    fds: dict[int, int] = {}
-    for pid in pids:
-        try:
-            fds[os.pidfd_open(pid)] = pid
-        except ProcessLookupError:
-            continue
-    try:
-        poller = select.poll()
-        for fd in fds:
-            poller.register(fd, select.POLLIN)
-        pending = set(fds)
-        deadline = time.monotonic() + timeout
-        while pending and (left := deadline - time.monotonic()) > 0:
-            for fd, _event in poller.poll(left * 1000):
-                pending.discard(fd)
-                poller.unregister(fd)
-        return sorted(fds[fd] for fd in pending)
-    finally:
-        for fd in fds:
-            os.close(fd)
-
-
-def running_with(marker: str) -> list[psutil.Process]:
-    """Live processes whose command line contains ``marker``; zombies count as gone."""
-    found = []
-    for proc in psutil.process_iter(["cmdline", "status"]):
-        if proc.pid == os.getpid() or proc.info["status"] == psutil.STATUS_ZOMBIE:
-            continue
-        if marker in " ".join(proc.info["cmdline"] or ()):
-            found.append(proc)
-    return found
+    """Wait until every pid has exited (a zombie counts); return those still running."""
+    return wait_for_exit(pids, timeout)
 
 
 def assert_all_gone(pids: list[int], marker: str) -> None:
