@@ -35,7 +35,7 @@ from messages import (
 
 from ._atexit import register_engine
 from ._dispatch import EventDispatcher, EventHandler
-from ._history import ExecutionHistory, start_history
+from ._history import ExecutionHistory, attach_history
 from ._janitor import JanitorActor
 from ._lifecycle import LifecycleHook
 from ._logfile import prepare_log_dir
@@ -90,7 +90,9 @@ class ExecutionEngine:
         self._lifecycle = LifecycleHook(f"{self._prefix}-lifecycle")
         # First, before any thread starts: a history file that is refused
         # (another engine's, not a history) raises here and starts nothing.
-        self._history = self._start_history()
+        self._history = attach_history(
+            self.config, self._lifecycle, thread_name=f"{self._prefix}-history"
+        )
         self._lock = threading.Lock()
         self._stopped = False
         self._results = ResultWaiters(self._ask, self._history)
@@ -123,17 +125,6 @@ class ExecutionEngine:
                 history=self._history,
             )
         register_engine(self)
-
-    def _start_history(self) -> ExecutionHistory | None:
-        if self.config.history_path is None:
-            return None
-        history = start_history(
-            self.config,
-            thread_name=f"{self._prefix}-history",
-            before_flush=self._lifecycle.wait_idle,
-        )
-        self._lifecycle.subscribe(history.record)
-        return history
 
     @property
     def supervisor(self) -> pykka.ActorRef[SupervisorActor]:

@@ -8,7 +8,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 from uuid import UUID
 
@@ -28,7 +27,7 @@ from messages import (
 )
 
 from ._admission import admit
-from ._base import EngineActor
+from ._base import TellSafeActor
 from ._events import EmitFn, EventSink
 from ._execution import WorkerActor
 from ._lifecycle import (
@@ -62,7 +61,7 @@ __all__ = ["SupervisorActor"]
 _log = logging.getLogger("actors.supervisor")
 
 
-class SupervisorActor(EngineActor):
+class SupervisorActor(TellSafeActor):
     """Holds every execution's state; starts a worker per execution when a slot is free.
 
     Handlers only update the table and send messages, so they return in
@@ -131,30 +130,6 @@ class SupervisorActor(EngineActor):
             case _:
                 raise TypeError(f"the supervisor does not understand {message!r}")
         return None
-
-    def _handle_failure(
-        self,
-        exception_type: type[BaseException] | None,
-        exception_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        # pykka's hook for an exception on the tell path, where nobody gets the
-        # error: by default it stops the actor. The supervisor owns every
-        # execution, so a told message it refuses (a Submit over the queue
-        # bound, a Cancel of an unknown id) is logged and the supervisor lives on.
-        _log.warning(
-            "the supervisor refused a message sent with tell: %s",
-            exception_value,
-            exc_info=(exception_type, exception_value, traceback),  # type: ignore[arg-type]
-        )
-
-    def _guard(self, handler: Callable[[Any], None], message: Any) -> None:
-        # Worker reports arrive by tell: an exception would kill the supervisor
-        # and with it every execution, so it is logged instead.
-        try:
-            handler(message)
-        except Exception:
-            _log.exception("the supervisor failed to handle %r", message)
 
     def _record(self, execution_id: UUID) -> Record:
         try:

@@ -16,6 +16,7 @@ from messages import (
 )
 
 from ._support import (
+    IGNORES_SIGTERM,
     QUICK_END_S,
     RESULT_TIMEOUT_S,
     ConformanceEngine,
@@ -60,14 +61,7 @@ class Timeouts(SuiteBase):
     def test_a_child_ignoring_sigterm_is_killed_after_kill_grace_ms(
         self, conformance: ConformanceEngine
     ) -> None:
-        command = py(
-            """
-            import signal, time
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            print("ignoring SIGTERM", flush=True)
-            time.sleep(300)
-            """
-        )
+        command = IGNORES_SIGTERM
         grace_ms = conformance.engine.config.kill_grace_ms
         result = conformance.run(command, timeout_ms=1000)
         assert result.stdout == "ignoring SIGTERM"

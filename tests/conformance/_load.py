@@ -11,6 +11,7 @@ import time
 from messages import ExecutionRequest, ExecutionStatus, Stdout
 
 from ._support import (
+    IGNORES_SIGTERM,
     QUICK_END_S,
     RESULT_TIMEOUT_S,
     ConformanceEngine,
@@ -97,14 +98,7 @@ class Load(SuiteBase):
     def test_cancel_kills_a_child_ignoring_sigterm_after_kill_grace_ms(
         self, conformance: ConformanceEngine
     ) -> None:
-        command = py(
-            """
-            import signal, time
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            print("ignoring SIGTERM", flush=True)
-            time.sleep(300)
-            """
-        )
+        command = IGNORES_SIGTERM
         engine, recorder = conformance.engine, conformance.recorder
         execution_id = engine.execute(ExecutionRequest(command=command))
         recorder.wait_for("stdout", execution_id, timeout=RESULT_TIMEOUT_S)

@@ -7,6 +7,8 @@ can lose its node on purpose, for this suite, offers ``kill_node()``.
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 
 from messages import ExecutionRequest, ExecutionStatus, Failed, Started
@@ -30,14 +32,8 @@ class Nodes(SuiteBase):
     def test_a_lost_node_fails_its_running_execution_with_reason_node_lost(
         self, conformance: ConformanceEngine
     ) -> None:
-        kill_node = getattr(conformance.launcher, "kill_node", None)
-        if kill_node is None:
-            pytest.skip("this launcher cannot lose its node on purpose (no kill_node)")
         engine, recorder = conformance.engine, conformance.recorder
-        command = py("import time; print('up', flush=True); time.sleep(300)")
-        execution_id = engine.execute(ExecutionRequest(command=command))
-        recorder.wait_for("stdout", execution_id, timeout=RESULT_TIMEOUT_S)
-        kill_node()
+        execution_id = lose_the_node_under_a_running_execution(conformance)
         result = engine.get_result(execution_id, timeout=RESULT_TIMEOUT_S)
         assert (result.status, result.exit_code) == (ExecutionStatus.FAILED, None)
         event = recorder.wait_terminal(execution_id, timeout=RESULT_TIMEOUT_S)
@@ -47,14 +43,20 @@ class Nodes(SuiteBase):
     def test_after_a_lost_node_the_engine_serves_on_and_the_next_execution_runs(
         self, conformance: ConformanceEngine
     ) -> None:
-        kill_node = getattr(conformance.launcher, "kill_node", None)
-        if kill_node is None:
-            pytest.skip("this launcher cannot lose its node on purpose (no kill_node)")
-        engine, recorder = conformance.engine, conformance.recorder
-        sleeper = py("import time; print('up', flush=True); time.sleep(300)")
-        lost = engine.execute(ExecutionRequest(command=sleeper))
-        recorder.wait_for("stdout", lost, timeout=RESULT_TIMEOUT_S)
-        kill_node()
+        engine = conformance.engine
+        lost = lose_the_node_under_a_running_execution(conformance)
         assert engine.get_result(lost, timeout=RESULT_TIMEOUT_S).status is ExecutionStatus.FAILED
         result = conformance.run(py("print('next')"))
         assert (result.status, result.stdout) == (ExecutionStatus.COMPLETED, "next")
+
+
+def lose_the_node_under_a_running_execution(conformance: ConformanceEngine) -> UUID:
+    """Start a child that says 'up' and sleeps, then kill its node; skip without ``kill_node``."""
+    kill_node = getattr(conformance.launcher, "kill_node", None)
+    if kill_node is None:
+        pytest.skip("this launcher cannot lose its node on purpose (no kill_node)")
+    command = py("import time; print('up', flush=True); time.sleep(300)")
+    execution_id = conformance.engine.execute(ExecutionRequest(command=command))
+    conformance.recorder.wait_for("stdout", execution_id, timeout=RESULT_TIMEOUT_S)
+    kill_node()
+    return execution_id

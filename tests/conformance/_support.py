@@ -35,6 +35,7 @@ from tests._processes import wait_gone as wait_for_exit
 
 __all__ = [
     "GONE_TIMEOUT_S",
+    "IGNORES_SIGTERM",
     "QUICK_END_S",
     "RESULT_TIMEOUT_S",
     "ConformanceEngine",
@@ -192,3 +193,14 @@ def assert_all_gone(pids: list[int], marker: str) -> None:
     assert pids, "no pid to check: the test checked nothing"
     assert wait_gone(pids) == []
     assert running_with(marker) == []
+
+
+IGNORES_SIGTERM = py(
+    """
+    import signal, time
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print("ignoring SIGTERM", flush=True)
+    time.sleep(300)
+    """
+)
+"""A child that says so, then ignores SIGTERM: only the SIGKILL after the grace ends it."""
